@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import {
+  createLogger,
+  ensureAdminToken,
+  installShutdown,
+  openSqliteStore,
+  TokenRegistry,
+  type Closer,
+} from '@datamancy/core';
+import { loadDatamancyConfig, storePath, tokenFilePath, type ConfigFlags } from '../config.ts';
+import { findService, SERVICES, type ServiceSpec } from '../services.ts';
+import { UsageError } from '../errors.ts';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the control plane: every service, or the ones named')
+    .argument(
+      '[services...]',
+      `services to run (${SERVICES.map((s) => s.name).join(', ')}); default all`,
+    )
+    .option(
+      '-c, --config <file>',
+      'config file (YAML or JSON); default $DATAMANCY_CONFIG or ./datamancy.yaml',
+    )
+    .option('-d, --data-dir <dir>', 'data directory (default $DATAMANCY_DATA_DIR or ./data)')
+    .option('--set <key=value...>', 'override a config value, e.g. --set toolServer.port=9081')
+    .addHelpText(
+      'after',
+      `\nServices and default ports:\n${SERVICES.map((s) => `  ${s.name.padEnd(16)} ${String(s.defaultPort).padEnd(6)} ${s.description}`).join('\n')}\n\nThe admin token comes from DATAMANCY_API_TOKEN; when unset it is generated into <data-dir>/api-token (mode 600).`,
+    )
+    .action(async (names: string[], flags: ConfigFlags) => {
+      const chosen: ServiceSpec[] = [];
+      for (const name of names.length === 0 ? SERVICES.map((s) => s.name) : names) {
+        const spec = findService(name);
+        if (spec === undefined) {
+          throw new UsageError(
+            `unknown service "${name}"; choose from ${SERVICES.map((s) => s.name).join(', ')}`,
+          );
+        }
+        if (!chosen.includes(spec)) chosen.push(spec);
+      }
+      const config = loadDatamancyConfig(flags, process.env);
+      const logger = createLogger({ level: config.logLevel, name: 'datamancy' });
+      const admin = ensureAdminToken(config.auth.adminToken, tokenFilePath(config), logger);
+      const tokens = new TokenRegistry(admin.token, config.auth.tokens);
+      const store = openSqliteStore(storePath(config));
+      const closers: Closer[] = [() => store.close()];
+      installShutdown(logger, closers);
+      for (const spec of chosen) {
+        const running = await spec.start({ config, logger, tokens, store });
+        closers.push(() => running.close());
+      }
+      logger.info(
+        { services: chosen.map((s) => s.name), dataDir: config.dataDir, tokenFile: admin.path },
+        'datamancy control plane is up',
+      );
+    });
+}

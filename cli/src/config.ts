@@ -1,0 +1,44 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type z } from 'zod';
+import { COMMON_ENV_BINDINGS, CommonConfigSchema, loadConfig } from '@datamancy/core';
+import { TOOL_SERVER_ENV_BINDINGS, ToolServerConfigSchema } from '@datamancy/tool-server';
+
+/** The whole control plane's configuration: shared settings plus one section per service. */
+export const DatamancyConfigSchema = CommonConfigSchema.extend({
+  toolServer: ToolServerConfigSchema.prefault({}),
+});
+export type DatamancyConfig = z.output<typeof DatamancyConfigSchema>;
+
+export const ENV_BINDINGS = [...COMMON_ENV_BINDINGS, ...TOOL_SERVER_ENV_BINDINGS];
+
+export interface ConfigFlags {
+  config?: string;
+  dataDir?: string;
+  set?: string[];
+}
+
+/** `--config`, else DATAMANCY_CONFIG, else ./datamancy.yaml when present. */
+export function resolveConfigFile(flags: ConfigFlags, env: NodeJS.ProcessEnv): string | undefined {
+  if (flags.config !== undefined) return flags.config;
+  if (env.DATAMANCY_CONFIG !== undefined && env.DATAMANCY_CONFIG !== '')
+    return env.DATAMANCY_CONFIG;
+  return existsSync('datamancy.yaml') ? 'datamancy.yaml' : undefined;
+}
+
+export function loadDatamancyConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): DatamancyConfig {
+  const overrides = [...(flags.set ?? [])];
+  if (flags.dataDir !== undefined) overrides.push(`dataDir=${flags.dataDir}`);
+  const config = loadConfig({
+    schema: DatamancyConfigSchema,
+    file: resolveConfigFile(flags, env),
+    env,
+    bindings: ENV_BINDINGS,
+    overrides,
+  });
+  return { ...config, dataDir: resolve(config.dataDir) };
+}
+
+export const tokenFilePath = (config: DatamancyConfig): string => join(config.dataDir, 'api-token');
+export const storePath = (config: DatamancyConfig): string =>
+  join(config.dataDir, 'datamancy.sqlite');

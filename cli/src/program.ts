@@ -1,0 +1,42 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '@datamancy/core';
+import { ApiError } from '@datamancy/clients';
+import { registerServe } from './commands/serve.ts';
+import { registerToken } from './commands/token.ts';
+import { registerTools } from './commands/tools.ts';
+import { UsageError } from './errors.ts';
+import { CLI_VERSION } from './version.ts';
+
+export function createProgram(): Command {
+  const program = new Command('datamancy')
+    .description('Datamancy control plane: watch, diagnose, repair, verify, learn')
+    .version(CLI_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerServe(program);
+  registerTools(program);
+  registerToken(program);
+  return program;
+}
+
+/** Maps failures to exit codes: 2 for usage/config mistakes, 1 for everything else. */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`datamancy: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof ApiError) {
+      process.stderr.write(`datamancy: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`datamancy: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}

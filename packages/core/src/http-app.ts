@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { matchedRoutes } from 'hono/route';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { AppError, toErrorBody } from './errors.ts';
+import { parseBearer, type Identity, type Scope, hasScope, type TokenRegistry } from './auth.ts';
+import type { Logger } from './logger.ts';
+import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
+
+/** Per-request values every service handler can read with `c.get(...)`. */
+export interface ServiceVariables {
+  requestId: string;
+  identity: Identity;
+  log: Logger;
+}
+export interface ServiceEnv {
+  Variables: ServiceVariables;
+}
+export type ServiceApp = Hono<ServiceEnv>;
+export type ServiceContext = Context<ServiceEnv>;
+
+export interface ServiceAppOptions {
+  service: string;
+  version: string;
+  logger: Logger;
+  tokens: TokenRegistry;
+  metrics?: HttpMetrics;
+  /** Extra detail for `/healthz`; throwing or returning ok=false answers 503. */
+  health?: () => Promise<HealthDetail> | HealthDetail;
+}
+
+export interface HealthDetail {
+  ok: boolean;
+  [key: string]: unknown;
+}
+
+const REQUEST_ID_RE = /^[\w.-]{1,128}$/;
+const startedAt = Date.now();
+
+function routeOf(c: Context<ServiceEnv>): string {
+  const routes = matchedRoutes(c).filter((r) => r.method !== 'ALL');
+  return routes[routes.length - 1]?.path ?? 'unmatched';
+}
+
+/**
+ * The Hono app every service starts from: request id, access log, metrics, bearer auth on
+ * every route but `/healthz`, one `onError` rendering the JSON error envelope.
+ */
+export function createServiceApp(options: ServiceAppOptions): {
+  app: ServiceApp;
+  metrics: HttpMetrics;
+} {
+  const metrics = options.metrics ?? createHttpMetrics(options.service);
+  const app = new Hono<ServiceEnv>();
+  const base = options.logger;
+
+  app.use('*', async (c, next) => {
+    const given = c.req.header('x-request-id');
+    const requestId = given !== undefined && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    c.set('requestId', requestId);
+    c.set('log', base.child({ requestId }));
+    c.header('x-request-id', requestId);
+    const start = performance.now();
+    await next();
+    const seconds = (performance.now() - start) / 1000;
+    // Hono types a middleware's input as `any`; routeOf only reads the matched routes.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
+    const route = routeOf(c);
+    const status = c.res.status;
+    metrics.requests.inc({ method: c.req.method, route, status: String(status) });
+    metrics.duration.observe({ method: c.req.method, route }, seconds);
+    const identity = c.get('identity') as Identity | undefined;
+    const line = {
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      ms: Math.round(seconds * 1e4) / 10,
+      caller: identity?.name,
+    };
+    if (status >= 500) c.get('log').error(line, 'request failed');
+    else c.get('log').debug(line, 'request');
+  });
+
+  app.get('/healthz', async (c) => {
+    let detail: HealthDetail = { ok: true };
+    try {
+      if (options.health !== undefined) detail = await options.health();
+    } catch (err) {
+      c.get('log').warn({ err }, 'health check failed');
+      detail = { ok: false, error: (err as Error).message };
+    }
+    const { ok, ...rest } = detail;
+    return c.json(
+      {
+        status: ok ? 'ok' : 'unhealthy',
+        service: options.service,
+        version: options.version,
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+        ...rest,
+      },
+      ok ? 200 : 503,
+    );
+  });
+
+  app.use('*', async (c, next) => {
+    const token = parseBearer(c.req.header('authorization'));
+    const identity = token === undefined ? undefined : options.tokens.authenticate(token);
+    if (identity === undefined) {
+      c.header('WWW-Authenticate', `Bearer realm="datamancy"`);
+      throw new AppError(
+        'UNAUTHORIZED',
+        token === undefined
+          ? 'missing bearer token (Authorization: Bearer <token>)'
+          : 'unknown or revoked token',
+      );
+    }
+    c.set('identity', identity);
+    await next();
+  });
+
+  app.get('/metrics', async (c) => {
+    c.header('content-type', metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+
+  app.notFound((c) => {
+    throw new AppError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`);
+  });
+
+  app.onError((err, c) => renderError(err, c));
+
+  return { app, metrics };
+}
+
+export function renderError(err: unknown, c: Context): Response {
+  const requestId = c.get('requestId') as string | undefined;
+  const log = (c.get('log') as Logger | undefined) ?? undefined;
+  let appError: AppError;
+  if (err instanceof AppError) {
+    appError = err;
+  } else if (err instanceof HTTPException) {
+    appError = fromHttpException(err);
+  } else {
+    log?.error({ err }, 'unhandled error');
+    appError = new AppError('INTERNAL', 'internal error; see the service log for this request id');
+  }
+  if (appError.retryAfterS !== undefined) c.header('Retry-After', String(appError.retryAfterS));
+  return c.json(toErrorBody(appError, requestId), appError.status as ContentfulStatusCode);
+}
+
+function fromHttpException(err: HTTPException): AppError {
+  switch (err.status) {
+    case 400:
+      return new AppError('BAD_REQUEST', err.message || 'bad request');
+    case 401:
+      return new AppError('UNAUTHORIZED', err.message || 'unauthorized');
+    case 403:
+      return new AppError('FORBIDDEN', err.message || 'forbidden');
+    case 404:
+      return new AppError('NOT_FOUND', err.message || 'not found');
+    case 413:
+      return new AppError('PAYLOAD_TOO_LARGE', err.message || 'request body too large');
+    default:
+      return new AppError('INTERNAL', err.message || 'internal error', { cause: err });
+  }
+}
+
+/** Throws 403 unless the caller holds the scope. */
+export function requireScope(c: ServiceContext, scope: Scope): Identity {
+  const identity = c.get('identity');
+  if (!hasScope(identity, scope)) {
+    throw new AppError(
+      'FORBIDDEN',
+      `this route needs the "${scope}" scope, which ${identity.name} lacks`,
+      {
+        data: { missing: [scope] },
+      },
+    );
+  }
+  return identity;
+}
+
+/** Reads a JSON body, turning a syntax error into 400 INVALID_JSON. */
+export async function readJson(c: ServiceContext): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+  }
+  try {
+    return await c.req.json();
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err; // e.g. the body limit tripping mid-read
+    throw new AppError('INVALID_JSON', `request body is not valid JSON: ${err.message}`);
+  }
+}

@@ -1,0 +1,76 @@
+export {
+  AppError,
+  ERROR_STATUS,
+  formatIssuePath,
+  isAppError,
+  toErrorBody,
+  toValidationIssues,
+  validationError,
+} from './errors.ts';
+export type { AppErrorOptions, ErrorBody, ErrorCode, ValidationIssue } from './errors.ts';
+export { createLogger, createSilentLogger, REDACT_PATHS } from './logger.ts';
+export type { CreateLoggerOptions, Logger } from './logger.ts';
+export {
+  ConfigError,
+  deepMerge,
+  loadConfig,
+  loadConfigFile,
+  parseOverrides,
+  setPath,
+} from './config.ts';
+export type { EnvBinding, EnvKind, LoadConfigOptions } from './config.ts';
+export {
+  AuthConfigSchema,
+  CAPABILITIES,
+  READ_CAPABILITIES,
+  SCOPES,
+  TokenEntrySchema,
+  TokenRegistry,
+  ensureAdminToken,
+  generateToken,
+  hasScope,
+  hashToken,
+  isCapability,
+  parseBearer,
+} from './auth.ts';
+export type {
+  AdminTokenResult,
+  AuthConfig,
+  Capability,
+  Identity,
+  Scope,
+  TokenEntry,
+} from './auth.ts';
+export { createHttpMetrics, Counter, Gauge, Histogram, Registry } from './metrics.ts';
+export type { HttpMetrics } from './metrics.ts';
+export { createServiceApp, readJson, renderError, requireScope } from './http-app.ts';
+export type {
+  HealthDetail,
+  ServiceApp,
+  ServiceAppOptions,
+  ServiceContext,
+  ServiceEnv,
+  ServiceVariables,
+} from './http-app.ts';
+export { installShutdown, listen } from './server.ts';
+export type { Closer, ListenOptions, RunningServer } from './server.ts';
+export { openSqliteStore } from './store.ts';
+export type { Migration, RunResult, SqlExecutor, SqlParams, SqlValue, Store } from './store.ts';
+export { createSsrfGuard, DEFAULT_ALLOW_HOSTS, SsrfError } from './net/ssrf.ts';
+export type { SsrfDenyReason, SsrfGuard, SsrfPolicy } from './net/ssrf.ts';
+export { guardedRequest } from './net/guarded-http.ts';
+export type { GuardedRequestOptions, GuardedResponse } from './net/guarded-http.ts';
+export { CommonConfigSchema, COMMON_ENV_BINDINGS, LlmConfigSchema } from './common-config.ts';
+export type { CommonConfig, LlmConfig } from './common-config.ts';
+export { OpenAiUpstream, readSseData } from './openai.ts';
+export type {
+  ChatCompletion,
+  ChatCompletionChoice,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  ChatMessage,
+  EmbeddingResponse,
+  FunctionTool,
+  OpenAiUpstreamOptions,
+  ToolCall,
+} from './openai.ts';

@@ -1,0 +1,17 @@
+export {
+  definePlugin,
+  defineTool,
+  isWriteCapability,
+  PLUGIN_API_VERSION,
+  toolInputJsonSchema,
+  toolsFor,
+} from './define.ts';
+export type {
+  PluginDefinition,
+  PluginRequirements,
+  ToolContext,
+  ToolDefinition,
+  ToolNet,
+} from './types.ts';
+export { AppError, CAPABILITIES, OpenAiUpstream, READ_CAPABILITIES } from '@datamancy/core';
+export type { Capability, Identity } from '@datamancy/core';

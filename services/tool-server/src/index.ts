@@ -1,0 +1,14 @@
+export { createApp, createToolNet } from './app.ts';
+export type { ToolServerApp, ToolServerDeps } from './app.ts';
+export { AuditLog, canonicalJson, digestArgs } from './audit/audit-log.ts';
+export type { AuditEntry, AuditQuery, CallChannel, CallOutcome } from './audit/audit-log.ts';
+export { STACK_HOSTS, TOOL_SERVER_ENV_BINDINGS, ToolServerConfigSchema } from './config.ts';
+export type { ToolServerConfig } from './config.ts';
+export { createOpenApiDocument } from './http/openapi.ts';
+export { effectiveAllowHosts, startToolServer } from './main.ts';
+export type { RunningToolServer, StartToolServerOptions } from './main.ts';
+export { builtinPlugins } from './registry.ts';
+export { ToolDispatcher } from './runtime/dispatcher.ts';
+export { loadPlugins } from './runtime/loader.ts';
+export type { LoadedTool, PluginStatus, RegistryEntry, ToolCatalog } from './runtime/loader.ts';
+export { TOOL_SERVER_VERSION } from './version.ts';

@@ -1,0 +1,124 @@
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { type z } from 'zod';
+import {
+  COMMON_ENV_BINDINGS,
+  CommonConfigSchema,
+  ConfigError,
+  createLogger,
+  createSsrfGuard,
+  DEFAULT_ALLOW_HOSTS,
+  ensureAdminToken,
+  installShutdown,
+  listen,
+  loadConfig,
+  openSqliteStore,
+  READ_CAPABILITIES,
+  TokenRegistry,
+  type CommonConfig,
+  type Logger,
+  type RunningServer,
+  type Store,
+} from '@datamancy/core';
+import { createApp } from './app.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import {
+  STACK_HOSTS,
+  TOOL_SERVER_ENV_BINDINGS,
+  ToolServerConfigSchema,
+  type ToolServerConfig,
+} from './config.ts';
+import { builtinPlugins } from './registry.ts';
+import { loadPlugins, type RegistryEntry } from './runtime/loader.ts';
+import { TOOL_SERVER_VERSION } from './version.ts';
+
+export interface StartToolServerOptions {
+  common: CommonConfig;
+  config: ToolServerConfig;
+  logger: Logger;
+  tokens: TokenRegistry;
+  store: Store;
+  /** Replaces the built-in registry (tests add plugins this way). */
+  plugins?: RegistryEntry[];
+}
+
+export interface RunningToolServer {
+  server: RunningServer;
+  close(): Promise<void>;
+}
+
+/** The hosts URL-fetching tools may reach: loopback, the stack's names, the domain, and extras. */
+export function effectiveAllowHosts(common: CommonConfig, config: ToolServerConfig): string[] {
+  return [
+    ...DEFAULT_ALLOW_HOSTS,
+    ...STACK_HOSTS,
+    `*.${common.domain}`,
+    common.domain,
+    ...config.allowHosts,
+  ];
+}
+
+export async function startToolServer(options: StartToolServerOptions): Promise<RunningToolServer> {
+  const logger = options.logger.child({ service: 'tool-server' });
+  const allowCaps = new Set(options.config.allowCaps ?? READ_CAPABILITIES);
+  logger.info({ allowCaps: [...allowCaps] }, 'capabilities allowed');
+  const catalog = loadPlugins(options.plugins ?? builtinPlugins(options.common, options.config), {
+    allowCaps,
+    hostVersion: TOOL_SERVER_VERSION,
+    logger,
+  });
+  const audit = await AuditLog.open(options.store);
+  const guard = createSsrfGuard({
+    allowHosts: effectiveAllowHosts(options.common, options.config),
+  });
+  const { app } = createApp({
+    config: options.config,
+    llm: options.common.llm,
+    logger,
+    tokens: options.tokens,
+    catalog,
+    audit,
+    guard,
+  });
+  const server = await listen(app, {
+    host: options.config.host ?? options.common.host,
+    port: options.config.port,
+    logger,
+    name: 'tool-server',
+  });
+  return { server, close: () => server.close() };
+}
+
+/** Standalone entry: `tsx services/tool-server/src/main.ts` (the CLI's `serve tool-server` is the usual way). */
+async function main(): Promise<void> {
+  const schema = CommonConfigSchema.extend({ toolServer: ToolServerConfigSchema.prefault({}) });
+  let config: z.output<typeof schema>;
+  try {
+    config = loadConfig({
+      schema,
+      file: process.env.DATAMANCY_CONFIG,
+      env: process.env,
+      bindings: [...COMMON_ENV_BINDINGS, ...TOOL_SERVER_ENV_BINDINGS],
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.logLevel, name: 'datamancy' });
+  const admin = ensureAdminToken(config.auth.adminToken, join(config.dataDir, 'api-token'), logger);
+  const tokens = new TokenRegistry(admin.token, config.auth.tokens);
+  const store = openSqliteStore(join(config.dataDir, 'datamancy.sqlite'));
+  const running = await startToolServer({
+    common: config,
+    config: config.toolServer,
+    logger,
+    tokens,
+    store,
+  });
+  installShutdown(logger, [() => store.close(), () => running.close()]);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await main();
+}
