@@ -24,7 +24,12 @@ export function registerServe(program: Command): void {
       'config file (YAML or JSON); default $DATAMANCY_CONFIG or ./datamancy.yaml',
     )
     .option('-d, --data-dir <dir>', 'data directory (default $DATAMANCY_DATA_DIR or ./data)')
-    .option('--set <key=value...>', 'override a config value, e.g. --set toolServer.port=9081')
+    .option(
+      '--set <key=value>',
+      'override a config value, e.g. --set toolServer.port=9081 (repeatable)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .addHelpText(
       'after',
       `\nServices and default ports:\n${SERVICES.map((s) => `  ${s.name.padEnd(16)} ${String(s.defaultPort).padEnd(6)} ${s.description}`).join('\n')}\n\nThe admin token comes from DATAMANCY_API_TOKEN; when unset it is generated into <data-dir>/api-token (mode 600).`,

@@ -8,8 +8,8 @@ import { bareHost, createBlockList, familyOf, inList, parseCidr, unmapIpv4 } fro
  * - only http/https;
  * - link-local, cloud metadata, "this network", multicast and broadcast are always refused,
  *   whatever the allowlist says, and checked again on the addresses DNS returns (rebinding);
- * - otherwise a host must be on the allowlist: a name (`grafana`, `*.example.org`), an address
- *   or CIDR (`127.0.0.0/8`), or `*` for any host.
+ * - otherwise a host must be on the allowlist: a name (`grafana`, `*.example.org`) for names,
+ *   an address or CIDR (`127.0.0.0/8`) for literal addresses, or `*` for any host.
  * Redirects are followed by the caller hop by hop, each hop checked again.
  */
 
@@ -107,8 +107,8 @@ export function createSsrfGuard(policy: SsrfPolicy): SsrfGuard {
       checkAddress(host, host, false);
       return;
     }
-    // A name is allowed either by name or, after DNS, by the addresses it resolves to.
-    if (!nameAllowed(host) && cidrs.length === 0) {
+    // Names are allowed by name only; their addresses are still checked after DNS.
+    if (!nameAllowed(host)) {
       throw new SsrfError('not-allowlisted', `refused: ${host} is not on the allowed hosts list`);
     }
   };

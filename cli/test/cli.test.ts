@@ -1,0 +1,170 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'datamancy.js');
+const CLEAN_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k]) =>
+      !k.startsWith('DATAMANCY_') &&
+      !k.startsWith('TOOLSERVER_') &&
+      !k.startsWith('KFUNCDB_') &&
+      !k.startsWith('LLM_'),
+  ),
+);
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const res = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...CLEAN_ENV, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  logs: string[];
+  exited: Promise<number | null>;
+}
+
+function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--set', 'toolServer.port=0', ...args], {
+    env: { ...CLEAN_ENV, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`serve did not start:\n${logs.join('')}`)),
+      20_000,
+    );
+    let buffer = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      logs.push(chunk.toString());
+      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffer);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1], logs, exited });
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited ${code}:\n${logs.join('')}`));
+    });
+  });
+}
+
+const started: Served[] = [];
+afterAll(() => {
+  for (const s of started) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+});
+
+describe('datamancy CLI', () => {
+  it('prints help for the program and every command', () => {
+    const top = run(['--help']);
+    expect(top.code).toBe(0);
+    for (const cmd of ['serve', 'tools', 'audit', 'token']) expect(top.stdout).toContain(cmd);
+    for (const args of [
+      ['serve'],
+      ['tools', 'list'],
+      ['tools', 'call'],
+      ['tools', 'plugins'],
+      ['audit'],
+      ['token', 'create'],
+    ]) {
+      const res = run([...args, '--help']);
+      expect(res.code, args.join(' ')).toBe(0);
+      expect(res.stdout).toContain('Usage: datamancy');
+    }
+  });
+
+  it('exits 2 with a message on unknown commands, services and bad config', () => {
+    expect(run(['frobnicate']).code).toBe(2);
+    const svc = run(['serve', 'nope']);
+    expect(svc.code).toBe(2);
+    expect(svc.stderr).toContain('unknown service "nope"');
+    const cfg = run(['serve'], { TOOLSERVER_PORT: 'eighty', KFUNCDB_ALLOW_CAPS: 'host.root' });
+    expect(cfg.code).toBe(2);
+    expect(cfg.stderr).toContain('toolServer.port');
+    expect(cfg.stderr).toContain('set by TOOLSERVER_PORT');
+    expect(cfg.stderr).toContain('toolServer.allowCaps[0]');
+  });
+
+  it('creates scoped tokens whose printed hash matches the token', () => {
+    const res = run([
+      'token',
+      'create',
+      '--name',
+      'probe',
+      '--scopes',
+      'host.docker.inspect,host.network.http',
+    ]);
+    expect(res.code).toBe(0);
+    const token = /token: (\S+)/.exec(res.stdout)?.[1] ?? '';
+    const hash = /sha256: ([0-9a-f]{64})/.exec(res.stdout)?.[1];
+    expect(hash).toBe(createHash('sha256').update(token).digest('hex'));
+    expect(run(['token', 'create', '--name', 'x', '--scopes', 'root']).code).toBe(2);
+  });
+
+  it('serves with a generated mode-600 token, answers tool calls, and stops cleanly on SIGTERM', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'dm-cli-')), 'data');
+    const served = await serve([], { DATAMANCY_DATA_DIR: dataDir });
+    started.push(served);
+    const tokenPath = join(dataDir, 'api-token');
+    expect(statSync(tokenPath).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenPath, 'utf8').trim();
+    expect(served.logs.join('')).toContain(tokenPath);
+    expect(served.logs.join('')).not.toContain(token);
+    expect(served.logs.join('')).toContain('Loaded plugin: core v1.0.0');
+
+    expect((await fetch(`${served.url}/healthz`)).status).toBe(200);
+    const call = run(
+      ['tools', 'call', 'hash_sha256', '--args', '{"text":"abc"}', '--url', served.url],
+      { DATAMANCY_DATA_DIR: dataDir },
+    );
+    expect(call.code).toBe(0);
+    expect(JSON.parse(call.stdout)).toMatchObject({
+      result: { hex: expect.stringMatching(/^ba7816bf/) },
+    });
+    const bad = run(['tools', 'call', 'hash_sha256', '--args', '{"text":1}', '--url', served.url], {
+      DATAMANCY_DATA_DIR: dataDir,
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('args.text');
+    const audit = run(['audit', '--url', served.url, '--json'], { DATAMANCY_DATA_DIR: dataDir });
+    const page = JSON.parse(audit.stdout) as { entries: { outcome: string }[] };
+    expect(page.entries.map((e) => e.outcome)).toEqual(['invalid', 'ok']);
+
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+    expect(served.logs.join('')).toContain('"msg":"stopped"');
+  });
+
+  it('uses DATAMANCY_API_TOKEN instead of writing a token file', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'dm-cli-')), 'data');
+    const token = `dmcy_${'t'.repeat(40)}`;
+    const served = await serve(['tool-server'], {
+      DATAMANCY_DATA_DIR: dataDir,
+      DATAMANCY_API_TOKEN: token,
+    });
+    started.push(served);
+    expect(existsSync(join(dataDir, 'api-token'))).toBe(false);
+    const res = await fetch(`${served.url}/tools`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+  });
+});
