@@ -2,11 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: [
-      '{packages,services,cli}/*/test/**/*.test.ts',
-      'cli/test/**/*.test.ts',
-      'test/**/*.test.ts',
-    ],
+    include: ['{packages,services}/*/test/**/*.test.ts', 'cli/test/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

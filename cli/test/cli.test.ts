@@ -112,7 +112,7 @@ describe('datamancy CLI', () => {
     ]);
     expect(res.code).toBe(0);
     const token = /token: (\S+)/.exec(res.stdout)?.[1] ?? '';
-    const hash = /sha256: ([0-9a-f]{64})/.exec(res.stdout)?.[1];
+    const hash = /sha256: '([0-9a-f]{64})'/.exec(res.stdout)?.[1];
     expect(hash).toBe(createHash('sha256').update(token).digest('hex'));
     expect(run(['token', 'create', '--name', 'x', '--scopes', 'root']).code).toBe(2);
   });

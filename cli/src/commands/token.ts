@@ -30,7 +30,7 @@ export function registerToken(program: Command): void {
       };
       process.stdout.write(
         `token: ${value}\n\nAdd this under auth.tokens in datamancy.yaml (only the hash is stored):\n` +
-          `  - name: ${entry.name}\n    sha256: ${entry.sha256}\n    scopes: [${entry.scopes.join(', ')}]\n`,
+          `  - name: ${entry.name}\n    sha256: '${entry.sha256}'\n    scopes: [${entry.scopes.join(', ')}]\n`,
       );
     });
 }
