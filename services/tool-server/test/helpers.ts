@@ -30,7 +30,7 @@ export const TEST_TOKENS: TokenEntry[] = [
 ];
 
 /** Facts the test plugin's tools leave behind for assertions. */
-export const probes = { aborted: 0, restarted: [] as string[] };
+export const probes = { aborted: 0, callerAborts: 0, restarted: [] as string[] };
 
 export const testPlugin = definePlugin({
   id: 'testing',
@@ -48,6 +48,19 @@ export const testPlugin = definePlugin({
         new Promise((_resolve, reject) => {
           ctx.signal.addEventListener('abort', () => {
             probes.aborted++;
+            reject(new Error('aborted'));
+          });
+        }),
+    }),
+    defineTool({
+      name: 'wait_for_abort',
+      description: 'waits (up to 10 s) until its signal fires',
+      timeoutMs: 10_000,
+      input: z.object({}),
+      handler: (ctx) =>
+        new Promise((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => {
+            probes.callerAborts++;
             reject(new Error('aborted'));
           });
         }),
