@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
@@ -181,16 +182,78 @@ export function requireScope(c: ServiceContext, scope: Scope): Identity {
   return identity;
 }
 
-/** Reads a JSON body, turning a syntax error into 400 INVALID_JSON. */
-export async function readJson(c: ServiceContext): Promise<unknown> {
+interface NodeBindings {
+  incoming?: IncomingMessage;
+  outgoing?: ServerResponse;
+}
+
+function nodeBindings(c: ServiceContext): NodeBindings {
+  const env = c.env as NodeBindings | undefined;
+  return env !== undefined && typeof env === 'object' ? env : {};
+}
+
+function tooLarge(limit: number): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', `request body over ${limit} bytes`, { data: { limit } });
+}
+
+function readIncoming(incoming: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        incoming.off('data', onData);
+        incoming.resume(); // drain the rest so the connection can answer 413
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    incoming.on('data', onData);
+    incoming.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    incoming.once('error', reject);
+  });
+}
+
+/**
+ * Reads a JSON body of at most `limitBytes`: 415 unless JSON, 413 over the limit (by header or
+ * while reading), 400 INVALID_JSON on a syntax error. On Node it reads the socket directly,
+ * which spares building a web `Request` on hot routes.
+ */
+export async function readJson(c: ServiceContext, limitBytes = 1024 * 1024): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
   }
-  try {
-    return await c.req.json();
-  } catch (err) {
-    if (!(err instanceof SyntaxError)) throw err; // e.g. the body limit tripping mid-read
-    throw new AppError('INVALID_JSON', `request body is not valid JSON: ${err.message}`);
+  const declared = Number(c.req.header('content-length') ?? 'NaN');
+  if (declared > limitBytes) throw tooLarge(limitBytes);
+  const { incoming } = nodeBindings(c);
+  let text: string;
+  // Read the socket only when nothing else (a web Request built earlier) is reading it.
+  if (incoming !== undefined && !incoming.readableEnded && incoming.listenerCount('data') === 0) {
+    text = await readIncoming(incoming, limitBytes);
+  } else {
+    text = await c.req.text();
+    if (Buffer.byteLength(text) > limitBytes) throw tooLarge(limitBytes);
   }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new AppError('INVALID_JSON', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A signal that fires when the client goes away before the response is complete. On Node it
+ * watches the response socket, which is cheaper than the web `Request`'s signal.
+ */
+export function requestSignal(c: ServiceContext): AbortSignal {
+  const { outgoing } = nodeBindings(c);
+  if (outgoing === undefined) return c.req.raw.signal;
+  const controller = new AbortController();
+  outgoing.once('close', () => {
+    if (!outgoing.writableFinished) controller.abort(new Error('client closed the connection'));
+  });
+  return controller.signal;
 }

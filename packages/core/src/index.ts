@@ -43,7 +43,13 @@ export type {
 } from './auth.ts';
 export { createHttpMetrics, Counter, Gauge, Histogram, Registry } from './metrics.ts';
 export type { HttpMetrics } from './metrics.ts';
-export { createServiceApp, readJson, renderError, requireScope } from './http-app.ts';
+export {
+  createServiceApp,
+  readJson,
+  renderError,
+  requestSignal,
+  requireScope,
+} from './http-app.ts';
 export type {
   HealthDetail,
   ServiceApp,

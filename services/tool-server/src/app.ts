@@ -92,19 +92,18 @@ export function createApp(deps: ToolServerDeps): ToolServerApp {
       );
     },
   });
-  app.use('/call-tool', limit);
-  app.use('/mcp', limit);
-  app.use('/v1/*', limit);
+  app.use('/mcp', limit); // the MCP transport reads the web Request itself
 
   const listTools = createToolListing(dispatcher);
   const openapi = createOpenApiDocument(TOOL_SERVER_VERSION);
   app.get('/openapi.json', (c) => c.json(openapi));
-  registerToolRoutes(app, dispatcher, listTools);
+  registerToolRoutes(app, dispatcher, listTools, deps.config.bodyLimitBytes);
   registerMcpRoute(app, dispatcher, listTools, TOOL_SERVER_VERSION);
   registerChatProxy(app, {
     dispatcher,
     listTools,
     maxSteps: deps.llm.maxSteps,
+    bodyLimitBytes: deps.config.bodyLimitBytes,
     upstream:
       deps.llm.baseUrl === undefined
         ? undefined

@@ -67,7 +67,7 @@ export async function startToolServer(options: StartToolServerOptions): Promise<
     hostVersion: TOOL_SERVER_VERSION,
     logger,
   });
-  const audit = await AuditLog.open(options.store);
+  const audit = await AuditLog.open(options.store, logger);
   const guard = createSsrfGuard({
     allowHosts: effectiveAllowHosts(options.common, options.config),
   });
@@ -86,7 +86,13 @@ export async function startToolServer(options: StartToolServerOptions): Promise<
     logger,
     name: 'tool-server',
   });
-  return { server, close: () => server.close() };
+  return {
+    server,
+    close: async () => {
+      await server.close();
+      await audit.flush();
+    },
+  };
 }
 
 /** Standalone entry: `tsx services/tool-server/src/main.ts` (the CLI's `serve tool-server` is the usual way). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Migration, SqlParams, Store } from '@datamancy/core';
+import type { Logger, Migration, SqlParams, Store } from '@datamancy/core';
 
 /** Every tool call, whoever made it and however it ended, lands here. */
 
@@ -83,33 +83,71 @@ interface Row {
   request_id: string | null;
 }
 
-export class AuditLog {
-  private constructor(private readonly store: Store) {}
+type PendingEntry = Omit<AuditEntry, 'id' | 'ts'> & { ts?: string };
 
-  static async open(store: Store): Promise<AuditLog> {
+const INSERT = `INSERT INTO tool_audit (ts, caller, channel, tool, args_digest, outcome, error_code, duration_ms, request_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/**
+ * Records are queued and written in one transaction per event-loop turn: a busy server pays
+ * one commit for many calls instead of one each. Reads and shutdown flush first, so nothing
+ * queued is missed or lost on a clean stop.
+ */
+export class AuditLog {
+  #pending: PendingEntry[] = [];
+  #scheduled = false;
+  #flushing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly store: Store,
+    private readonly logger?: Logger,
+  ) {}
+
+  static async open(store: Store, logger?: Logger): Promise<AuditLog> {
     await store.migrate('tool-server.audit', MIGRATIONS);
-    return new AuditLog(store);
+    return new AuditLog(store, logger);
   }
 
-  async record(entry: Omit<AuditEntry, 'id' | 'ts'> & { ts?: string }): Promise<void> {
-    await this.store.run(
-      `INSERT INTO tool_audit (ts, caller, channel, tool, args_digest, outcome, error_code, duration_ms, request_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        entry.ts ?? new Date().toISOString(),
-        entry.caller,
-        entry.channel,
-        entry.tool,
-        entry.argsDigest,
-        entry.outcome,
-        entry.errorCode,
-        entry.durationMs,
-        entry.requestId,
-      ],
+  record(entry: PendingEntry): void {
+    this.#pending.push({ ...entry, ts: entry.ts ?? new Date().toISOString() });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  /** Writes everything queued so far. */
+  flush(): Promise<void> {
+    this.#scheduled = false;
+    const batch = this.#pending;
+    if (batch.length === 0) return this.#flushing;
+    this.#pending = [];
+    this.#flushing = this.#flushing.then(() =>
+      this.store
+        .transaction(async (tx) => {
+          for (const e of batch) {
+            await tx.run(INSERT, [
+              e.ts ?? new Date().toISOString(),
+              e.caller,
+              e.channel,
+              e.tool,
+              e.argsDigest,
+              e.outcome,
+              e.errorCode,
+              e.durationMs,
+              e.requestId,
+            ]);
+          }
+        })
+        .catch((err: unknown) => {
+          this.logger?.error({ err, lost: batch.length }, 'could not write tool audit records');
+        }),
     );
+    return this.#flushing;
   }
 
   async query(q: AuditQuery): Promise<AuditEntry[]> {
+    await this.flush();
     const where: string[] = [];
     const params: (string | number)[] = [];
     const add = (clause: string, value: string | number | undefined): void => {

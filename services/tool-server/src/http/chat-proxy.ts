@@ -38,6 +38,7 @@ export interface ChatProxyDeps {
   listTools: ReturnType<typeof createToolListing>;
   upstream: OpenAiUpstream | undefined;
   maxSteps: number;
+  bodyLimitBytes: number;
 }
 
 async function runToolCall(
@@ -110,7 +111,7 @@ export function registerChatProxy(app: ServiceApp, deps: ChatProxyDeps): void {
 
   app.post('/v1/chat/completions', async (c) => {
     const upstream = requireUpstream();
-    const parsed = ChatBodySchema.safeParse(await readJson(c));
+    const parsed = ChatBodySchema.safeParse(await readJson(c, deps.bodyLimitBytes));
     if (!parsed.success)
       throw validationError('BAD_REQUEST', toValidationIssues(parsed.error.issues));
     const body = parsed.data as unknown as ChatCompletionRequest;

@@ -1,4 +1,5 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
   CallToolRequestSchema,
@@ -10,6 +11,9 @@ import { AppError, type Identity, type ServiceApp } from '@datamancy/core';
 import type { ToolDispatcher } from '../runtime/dispatcher.ts';
 import type { createToolListing } from './tool-routes.ts';
 
+// Building a validator costs ~150 µs; one shared instance serves every per-request server.
+const sharedValidator = new AjvJsonSchemaValidator();
+
 function createMcpServer(
   dispatcher: ToolDispatcher,
   listTools: ReturnType<typeof createToolListing>,
@@ -19,7 +23,7 @@ function createMcpServer(
 ): Server {
   const server = new Server(
     { name: 'datamancy-tool-server', version },
-    { capabilities: { tools: {} } },
+    { capabilities: { tools: {} }, jsonSchemaValidator: sharedValidator },
   );
   server.setRequestHandler(ListToolsRequestSchema, () => ({
     tools: listTools(identity).map((t) => ({

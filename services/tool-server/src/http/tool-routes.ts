@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { readJson, toValidationIssues, validationError, type ServiceApp } from '@datamancy/core';
+import {
+  readJson,
+  requestSignal,
+  toValidationIssues,
+  validationError,
+  type ServiceApp,
+} from '@datamancy/core';
 import { toolInputJsonSchema } from '@datamancy/plugin-sdk';
 import { callableBy, type ToolDispatcher } from '../runtime/dispatcher.ts';
 
@@ -36,13 +42,14 @@ export function registerToolRoutes(
   app: ServiceApp,
   dispatcher: ToolDispatcher,
   listTools: ReturnType<typeof createToolListing>,
+  bodyLimitBytes: number,
 ): void {
   app.get('/tools', (c) => c.json({ tools: listTools(c.get('identity')) }));
 
   app.get('/plugins', (c) => c.json({ plugins: dispatcher.catalog.plugins }));
 
   app.post('/call-tool', async (c) => {
-    const parsed = CallToolBodySchema.safeParse(await readJson(c));
+    const parsed = CallToolBodySchema.safeParse(await readJson(c, bodyLimitBytes));
     if (!parsed.success)
       throw validationError('BAD_REQUEST', toValidationIssues(parsed.error.issues));
     const out = await dispatcher.call({
@@ -51,7 +58,7 @@ export function registerToolRoutes(
       identity: c.get('identity'),
       requestId: c.get('requestId'),
       channel: 'http',
-      signal: c.req.raw.signal,
+      signal: requestSignal(c),
     });
     return c.json(out);
   });
