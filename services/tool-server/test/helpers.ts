@@ -4,6 +4,7 @@ import {
   createSilentLogger,
   createSsrfGuard,
   generateToken,
+  listen,
   openSqliteStore,
   READ_CAPABILITIES,
   TokenRegistry,
@@ -158,4 +159,11 @@ export function postJson(token: string, body: unknown): RequestInit {
     headers: bearer(token, { 'content-type': 'application/json' }),
     body: typeof body === 'string' ? body : JSON.stringify(body),
   };
+}
+
+/** The test server on a real loopback socket (port 0), for clients that need one. */
+export async function listenTestToolServer(options: TestServerOptions = {}) {
+  const built = await createTestToolServer(options);
+  const server = await listen(built.app, { host: '127.0.0.1', port: 0 });
+  return { ...built, server };
 }

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { listen, type RunningServer } from '@datamancy/core';
-import { ADMIN, bearer, createTestToolServer, READER } from './helpers.ts';
+import type { RunningServer } from '@datamancy/core';
+import type { AuditLog } from '../src/audit/audit-log.ts';
+import { ADMIN, bearer, listenTestToolServer, READER } from './helpers.ts';
 
 async function connect(url: string, token: string): Promise<Client> {
   const client = new Client({ name: 'test-client', version: '1.0.0' });
@@ -16,11 +17,9 @@ async function connect(url: string, token: string): Promise<Client> {
 
 describe('/mcp with the official MCP SDK client', () => {
   let server: RunningServer;
-  let audit: Awaited<ReturnType<typeof createTestToolServer>>['audit'];
+  let audit: AuditLog;
   beforeAll(async () => {
-    const built = await createTestToolServer();
-    audit = built.audit;
-    server = await listen(built.app, { host: '127.0.0.1', port: 0 });
+    ({ server, audit } = await listenTestToolServer());
   });
   afterAll(() => server.close());
 

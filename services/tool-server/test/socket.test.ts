@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listen, type RunningServer } from '@datamancy/core';
-import { ADMIN, createTestToolServer, postJson, probes } from './helpers.ts';
+import type { RunningServer } from '@datamancy/core';
+import type { AuditLog } from '../src/audit/audit-log.ts';
+import { ADMIN, listenTestToolServer, postJson, probes } from './helpers.ts';
 
 describe('over a real socket', () => {
   let server: RunningServer;
-  let audit: Awaited<ReturnType<typeof createTestToolServer>>['audit'];
+  let audit: AuditLog;
   beforeAll(async () => {
-    const built = await createTestToolServer();
-    audit = built.audit;
-    server = await listen(built.app, { host: '127.0.0.1', port: 0 });
+    ({ server, audit } = await listenTestToolServer());
   });
   afterAll(() => server.close());
 
