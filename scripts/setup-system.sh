@@ -8,6 +8,19 @@ PACKAGES=(
   build-essential
   python3
   ca-certificates
+  # container engine: Podman's Docker-compatible API, and busybox to build test images locally
+  podman
+  runc
+  containernetworking-plugins
+  iptables
+  busybox-static
+  tar
+  # browser service: Debian's Chromium (never a downloaded browser) and fonts for screenshots
+  chromium
+  fonts-dejavu-core
+  # SSH operations: a real sshd for the forced-command wrapper tests
+  openssh-server
+  openssh-client
 )
 
 missing=()

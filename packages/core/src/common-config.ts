@@ -25,6 +25,14 @@ export const CommonConfigSchema = z.object({
   domain: z.string().min(1).default('datamancy.local'),
   auth: AuthConfigSchema.prefault({}),
   llm: LlmConfigSchema.prefault({}),
+  containerEngine: z
+    .object({
+      /** `unix:///path` or `tcp://host:port`; unset: the usual Docker/Podman sockets. */
+      host: z.string().min(1).optional(),
+      /** Where a rootless engine's socket lives ($XDG_RUNTIME_DIR). */
+      runtimeDir: z.string().min(1).optional(),
+    })
+    .prefault({}),
 });
 export type CommonConfig = z.infer<typeof CommonConfigSchema>;
 
@@ -40,4 +48,6 @@ export const COMMON_ENV_BINDINGS: readonly EnvBinding[] = [
   { env: 'LLM_MODEL', path: 'llm.model' },
   { env: 'LLM_EMBED_MODEL', path: 'llm.embeddingModel' },
   { env: 'MAX_STEPS', path: 'llm.maxSteps', kind: 'int' },
+  { env: 'DOCKER_HOST', path: 'containerEngine.host' },
+  { env: 'XDG_RUNTIME_DIR', path: 'containerEngine.runtimeDir' },
 ];

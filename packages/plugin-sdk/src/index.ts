@@ -15,3 +15,13 @@ export type {
 } from './types.ts';
 export { AppError, CAPABILITIES, OpenAiUpstream, READ_CAPABILITIES } from '@datamancy/core';
 export type { Capability, Identity } from '@datamancy/core';
+export { findDependents, waitForHealthy } from '@datamancy/container-engine';
+export type {
+  ContainerDetails,
+  ContainerEngine,
+  ContainerStats,
+  ContainerSummary,
+  ExecResult,
+  HealthWaitResult,
+  LogsResult,
+} from '@datamancy/container-engine';

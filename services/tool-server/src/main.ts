@@ -20,6 +20,7 @@ import {
   type RunningServer,
   type Store,
 } from '@datamancy/core';
+import type { ContainerEngine } from '@datamancy/container-engine';
 import { createApp } from './app.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import {
@@ -28,7 +29,7 @@ import {
   ToolServerConfigSchema,
   type ToolServerConfig,
 } from './config.ts';
-import { builtinPlugins } from './registry.ts';
+import { builtinPlugins, createEngine } from './registry.ts';
 import { loadPlugins, type RegistryEntry } from './runtime/loader.ts';
 import { TOOL_SERVER_VERSION } from './version.ts';
 
@@ -40,6 +41,8 @@ export interface StartToolServerOptions {
   store: Store;
   /** Replaces the built-in registry (tests add plugins this way). */
   plugins?: RegistryEntry[];
+  /** The container engine; default from DOCKER_HOST or the usual sockets. */
+  engine?: ContainerEngine;
 }
 
 export interface RunningToolServer {
@@ -62,11 +65,16 @@ export async function startToolServer(options: StartToolServerOptions): Promise<
   const logger = options.logger.child({ service: 'tool-server' });
   const allowCaps = new Set(options.config.allowCaps ?? READ_CAPABILITIES);
   logger.info({ allowCaps: [...allowCaps] }, 'capabilities allowed');
-  const catalog = loadPlugins(options.plugins ?? builtinPlugins(options.common, options.config), {
-    allowCaps,
-    hostVersion: TOOL_SERVER_VERSION,
-    logger,
-  });
+  const engine = options.engine ?? createEngine(options.common);
+  logger.info({ engine: engine.endpoint }, 'container engine endpoint');
+  const catalog = loadPlugins(
+    options.plugins ?? builtinPlugins(options.common, options.config, { engine }),
+    {
+      allowCaps,
+      hostVersion: TOOL_SERVER_VERSION,
+      logger,
+    },
+  );
   const audit = await AuditLog.open(options.store, logger);
   const guard = createSsrfGuard({
     allowHosts: effectiveAllowHosts(options.common, options.config),

@@ -1,6 +1,8 @@
 import type { CommonConfig } from '@datamancy/core';
 import type { ToolServerConfig } from './config.ts';
+import { DockerEngine, resolveEndpoint, type ContainerEngine } from '@datamancy/container-engine';
 import { corePlugin } from './plugins/core/index.ts';
+import { createHostPlugin } from './plugins/host/index.ts';
 import { llmPlugin } from './plugins/llm/index.ts';
 import type { RegistryEntry } from './runtime/loader.ts';
 
@@ -8,9 +10,25 @@ import type { RegistryEntry } from './runtime/loader.ts';
  * The built-in plugins, listed once. Later plugins (host, ops, browser) are added here;
  * there is no directory scanning.
  */
-export function builtinPlugins(common: CommonConfig, config: ToolServerConfig): RegistryEntry[] {
+export interface PluginDeps {
+  engine: ContainerEngine;
+}
+
+/** The engine the configuration names (no connection is made until a tool uses it). */
+export function createEngine(common: CommonConfig): ContainerEngine {
+  return new DockerEngine(
+    resolveEndpoint(common.containerEngine.host, common.containerEngine.runtimeDir),
+  );
+}
+
+export function builtinPlugins(
+  common: CommonConfig,
+  config: ToolServerConfig,
+  deps: PluginDeps = { engine: createEngine(common) },
+): RegistryEntry[] {
   return [
     { plugin: corePlugin as RegistryEntry['plugin'], config: config.plugins.core },
+    { plugin: createHostPlugin(deps) as RegistryEntry['plugin'], config: config.plugins.host },
     {
       plugin: llmPlugin as RegistryEntry['plugin'],
       config: { ...common.llm, ...(config.plugins.llm as object | undefined) },

@@ -12,6 +12,7 @@ import {
   type TokenEntry,
 } from '@datamancy/core';
 import { definePlugin, defineTool } from '@datamancy/plugin-sdk';
+import { DockerEngine, resolveEndpoint } from '@datamancy/container-engine';
 import { createApp } from '../src/app.ts';
 import { AuditLog } from '../src/audit/audit-log.ts';
 import { ToolServerConfigSchema } from '../src/config.ts';
@@ -111,6 +112,9 @@ export interface TestServerOptions {
   maxSteps?: number;
   bodyLimitBytes?: number;
   extraPlugins?: RegistryEntry[];
+  /** DOCKER_HOST of the engine the host plugin talks to (default: a socket that does not exist). */
+  dockerHost?: string;
+  hostPluginConfig?: unknown;
 }
 
 export async function createTestToolServer(options: TestServerOptions = {}) {
@@ -125,11 +129,15 @@ export async function createTestToolServer(options: TestServerOptions = {}) {
   const config = ToolServerConfigSchema.parse({
     allowCaps: options.allowCaps ?? [...READ_CAPABILITIES, 'host.docker.write'],
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
+    plugins: { host: options.hostPluginConfig },
   });
+  const engine = new DockerEngine(
+    resolveEndpoint(options.dockerHost ?? 'unix:///nonexistent/docker.sock'),
+  );
   const logger = createSilentLogger();
   const catalog = loadPlugins(
     [
-      ...builtinPlugins(common, config),
+      ...builtinPlugins(common, config, { engine }),
       { plugin: testPlugin as RegistryEntry['plugin'] },
       ...(options.extraPlugins ?? []),
     ],

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import type { ContainerEngine } from '@datamancy/plugin-sdk';
+
+export const HostPluginConfigSchema = z.object({
+  /**
+   * argv `docker_exec` may run, per container (or compose service) name. An entry matches
+   * exactly; a last element `"*"` lets any further arguments follow.
+   */
+  execAllowlist: z
+    .record(z.string().min(1), z.array(z.array(z.string().min(1)).min(1)))
+    .default({}),
+  stopTimeoutS: z.number().int().min(0).max(600).default(10),
+  logsMaxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(8 * 1024 * 1024)
+    .default(256 * 1024),
+  execTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+});
+export type HostPluginConfig = z.infer<typeof HostPluginConfigSchema>;
+
+/** What the registry hands the plugin besides its config. */
+export interface HostPluginDeps {
+  engine: ContainerEngine;
+}
