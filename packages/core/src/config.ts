@@ -58,7 +58,17 @@ export function loadConfigFile(path: string): PlainObject {
       { path: '(root)', message: `${path} must hold a mapping at the top level` },
     ]);
   }
-  return data;
+  return dropNulls(data);
+}
+
+/** A YAML key left empty (`section:` with its keys commented out) means "the defaults". */
+function dropNulls(value: PlainObject): PlainObject {
+  const out: PlainObject = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v === null) continue;
+    out[key] = isPlainObject(v) ? dropNulls(v) : v;
+  }
+  return out;
 }
 
 function convertEnv(raw: string, kind: EnvKind): unknown {

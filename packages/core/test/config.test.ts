@@ -94,7 +94,11 @@ describe('loadConfig', () => {
 
   it('reads an empty YAML section as the defaults', () => {
     const file = tempFile('empty.yaml', 'server:\n  # port: 9000\nname:\n');
-    expect(loadConfig({ schema: Schema, file })).toEqual({ name: 'svc', server: { port: 8081, caps: [] }, debug: false });
+    expect(loadConfig({ schema: Schema, file })).toEqual({
+      name: 'svc',
+      server: { port: 8081, caps: [] },
+      debug: false,
+    });
   });
 
   it('rejects out-of-range values instead of clamping them', () => {
