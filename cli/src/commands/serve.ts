@@ -3,7 +3,7 @@ import {
   createLogger,
   ensureAdminToken,
   installShutdown,
-  openSqliteStore,
+  openStore,
   TokenRegistry,
   type Closer,
 } from '@datamancy/core';
@@ -49,7 +49,7 @@ export function registerServe(program: Command): void {
       const logger = createLogger({ level: config.logLevel, name: 'datamancy' });
       const admin = ensureAdminToken(config.auth.adminToken, tokenFilePath(config), logger);
       const tokens = new TokenRegistry(admin.token, config.auth.tokens);
-      const store = openSqliteStore(storePath(config));
+      const store = await openStore({ url: config.databaseUrl, sqlitePath: storePath(config) });
       const closers: Closer[] = [() => store.close()];
       installShutdown(logger, closers);
       for (const spec of chosen) {

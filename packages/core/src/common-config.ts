@@ -18,6 +18,11 @@ export type LlmConfig = z.infer<typeof LlmConfigSchema>;
 
 export const CommonConfigSchema = z.object({
   dataDir: z.string().min(1).default('./data'),
+  /** PostgreSQL instead of the SQLite file in the data directory. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected postgres://user@host:port/db')
+    .optional(),
   /** Address services bind to; 0.0.0.0 in containers. */
   host: z.string().min(1).default('127.0.0.1'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -38,6 +43,7 @@ export type CommonConfig = z.infer<typeof CommonConfigSchema>;
 
 export const COMMON_ENV_BINDINGS: readonly EnvBinding[] = [
   { env: 'DATAMANCY_DATA_DIR', path: 'dataDir' },
+  { env: 'DATABASE_URL', path: 'databaseUrl' },
   { env: 'DATAMANCY_HOST', path: 'host' },
   { env: 'DATAMANCY_LOG_LEVEL', path: 'logLevel' },
   { env: 'LOG_LEVEL', path: 'logLevel' },

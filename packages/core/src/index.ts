@@ -60,7 +60,8 @@ export type {
 } from './http-app.ts';
 export { installShutdown, listen } from './server.ts';
 export type { Closer, ListenOptions, RunningServer } from './server.ts';
-export { openSqliteStore } from './store.ts';
+export { openSqliteStore, openStore } from './store.ts';
+export { openPostgresStore, toPostgresPlaceholders } from './store-postgres.ts';
 export type { Migration, RunResult, SqlExecutor, SqlParams, SqlValue, Store } from './store.ts';
 export { createSsrfGuard, DEFAULT_ALLOW_HOSTS, SsrfError } from './net/ssrf.ts';
 export type { SsrfDenyReason, SsrfGuard, SsrfPolicy } from './net/ssrf.ts';

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { openPostgresStore } from './store-postgres.ts';
 
 /**
  * The transactional store every service shares. SQL is written with `?` placeholders and
@@ -19,7 +20,10 @@ export interface Migration {
   /** Ascending, never reused. */
   id: number;
   name: string;
+  /** Portable SQL, or SQLite's when `postgres` is given. */
   sql: string;
+  /** PostgreSQL's version, where the dialects differ (e.g. BIGSERIAL for AUTOINCREMENT). */
+  postgres?: string;
 }
 
 export interface SqlExecutor {
@@ -174,4 +178,15 @@ export function openSqliteStore(path: string): Store {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   return new SqliteStore(db);
+}
+
+/** PostgreSQL when a URL is given, else SQLite at `sqlitePath`. */
+export async function openStore(options: {
+  url?: string | undefined;
+  sqlitePath: string;
+}): Promise<Store> {
+  if (options.url !== undefined && options.url !== '') {
+    return openPostgresStore(options.url);
+  }
+  return openSqliteStore(options.sqlitePath);
 }

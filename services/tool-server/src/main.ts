@@ -12,7 +12,7 @@ import {
   installShutdown,
   listen,
   loadConfig,
-  openSqliteStore,
+  openStore,
   READ_CAPABILITIES,
   TokenRegistry,
   type CommonConfig,
@@ -122,7 +122,10 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'datamancy' });
   const admin = ensureAdminToken(config.auth.adminToken, join(config.dataDir, 'api-token'), logger);
   const tokens = new TokenRegistry(admin.token, config.auth.tokens);
-  const store = openSqliteStore(join(config.dataDir, 'datamancy.sqlite'));
+  const store = await openStore({
+    url: config.databaseUrl,
+    sqlitePath: join(config.dataDir, 'datamancy.sqlite'),
+  });
   const running = await startToolServer({
     common: config,
     config: config.toolServer,
