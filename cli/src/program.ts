@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '@datamancy/core';
 import { ApiError } from '@datamancy/clients';
+import { registerOps } from './commands/ops.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerToken } from './commands/token.ts';
 import { registerTools } from './commands/tools.ts';
@@ -16,6 +17,7 @@ export function createProgram(): Command {
   registerServe(program);
   registerTools(program);
   registerToken(program);
+  registerOps(program);
   return program;
 }
 

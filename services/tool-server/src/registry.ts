@@ -3,6 +3,7 @@ import type { ToolServerConfig } from './config.ts';
 import { DockerEngine, resolveEndpoint, type ContainerEngine } from '@datamancy/container-engine';
 import { corePlugin } from './plugins/core/index.ts';
 import { createHostPlugin } from './plugins/host/index.ts';
+import { opsPlugin } from './plugins/ops/index.ts';
 import { llmPlugin } from './plugins/llm/index.ts';
 import type { RegistryEntry } from './runtime/loader.ts';
 
@@ -29,6 +30,7 @@ export function builtinPlugins(
   return [
     { plugin: corePlugin as RegistryEntry['plugin'], config: config.plugins.core },
     { plugin: createHostPlugin(deps) as RegistryEntry['plugin'], config: config.plugins.host },
+    { plugin: opsPlugin as RegistryEntry['plugin'], config: config.plugins.ops },
     {
       plugin: llmPlugin as RegistryEntry['plugin'],
       config: { ...common.llm, ...(config.plugins.llm as object | undefined) },

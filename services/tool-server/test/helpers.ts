@@ -115,6 +115,8 @@ export interface TestServerOptions {
   /** DOCKER_HOST of the engine the host plugin talks to (default: a socket that does not exist). */
   dockerHost?: string;
   hostPluginConfig?: unknown;
+  /** toolServer.plugins.<id> slices, e.g. { ops: { targets: … } }. */
+  pluginConfigs?: Record<string, unknown>;
 }
 
 export async function createTestToolServer(options: TestServerOptions = {}) {
@@ -129,7 +131,7 @@ export async function createTestToolServer(options: TestServerOptions = {}) {
   const config = ToolServerConfigSchema.parse({
     allowCaps: options.allowCaps ?? [...READ_CAPABILITIES, 'host.docker.write'],
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
-    plugins: { host: options.hostPluginConfig },
+    plugins: { host: options.hostPluginConfig, ...options.pluginConfigs },
   });
   const engine = new DockerEngine(
     resolveEndpoint(options.dockerHost ?? 'unix:///nonexistent/docker.sock'),
