@@ -63,7 +63,13 @@ export type { Closer, ListenOptions, RunningServer } from './server.ts';
 export { openSqliteStore, openStore } from './store.ts';
 export { openPostgresStore, toPostgresPlaceholders } from './store-postgres.ts';
 export type { Migration, RunResult, SqlExecutor, SqlParams, SqlValue, Store } from './store.ts';
-export { createSsrfGuard, DEFAULT_ALLOW_HOSTS, SsrfError } from './net/ssrf.ts';
+export {
+  createSsrfGuard,
+  DEFAULT_ALLOW_HOSTS,
+  SsrfError,
+  STACK_HOSTS,
+  stackAllowHosts,
+} from './net/ssrf.ts';
 export type { SsrfDenyReason, SsrfGuard, SsrfPolicy } from './net/ssrf.ts';
 export { guardedRequest } from './net/guarded-http.ts';
 export type { GuardedRequestOptions, GuardedResponse } from './net/guarded-http.ts';

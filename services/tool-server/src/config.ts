@@ -1,30 +1,6 @@
 import { z } from 'zod';
 import { CAPABILITIES, type EnvBinding } from '@datamancy/core';
 
-/** Hostnames of the stack's services, reachable by tools without listing them. */
-export const STACK_HOSTS = [
-  'caddy',
-  'authelia',
-  'ldap',
-  'openldap',
-  'redis',
-  'postgres',
-  'litellm',
-  'vllm',
-  'vllm-router',
-  'model-router',
-  'embedding-service',
-  'open-webui',
-  'tool-server',
-  'kfuncdb',
-  'probe',
-  'probe-orchestrator',
-  'browser',
-  'speech-gateway',
-  'homepage',
-  'grafana',
-];
-
 export const ToolServerConfigSchema = z.object({
   port: z.number().int().min(0).max(65535).default(8081),
   /** Overrides the shared bind address for this service. */

@@ -2,7 +2,7 @@ export { createApp, createToolNet } from './app.ts';
 export type { ToolServerApp, ToolServerDeps } from './app.ts';
 export { AuditLog, canonicalJson, digestArgs } from './audit/audit-log.ts';
 export type { AuditEntry, AuditQuery, CallChannel, CallOutcome } from './audit/audit-log.ts';
-export { STACK_HOSTS, TOOL_SERVER_ENV_BINDINGS, ToolServerConfigSchema } from './config.ts';
+export { TOOL_SERVER_ENV_BINDINGS, ToolServerConfigSchema } from './config.ts';
 export type { ToolServerConfig } from './config.ts';
 export { createOpenApiDocument } from './http/openapi.ts';
 export { effectiveAllowHosts, startToolServer } from './main.ts';

@@ -7,13 +7,13 @@ import {
   ConfigError,
   createLogger,
   createSsrfGuard,
-  DEFAULT_ALLOW_HOSTS,
   ensureAdminToken,
   installShutdown,
   listen,
   loadConfig,
   openStore,
   READ_CAPABILITIES,
+  stackAllowHosts,
   TokenRegistry,
   type CommonConfig,
   type Logger,
@@ -24,7 +24,6 @@ import type { ContainerEngine } from '@datamancy/container-engine';
 import { createApp } from './app.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import {
-  STACK_HOSTS,
   TOOL_SERVER_ENV_BINDINGS,
   ToolServerConfigSchema,
   type ToolServerConfig,
@@ -52,13 +51,7 @@ export interface RunningToolServer {
 
 /** The hosts URL-fetching tools may reach: loopback, the stack's names, the domain, and extras. */
 export function effectiveAllowHosts(common: CommonConfig, config: ToolServerConfig): string[] {
-  return [
-    ...DEFAULT_ALLOW_HOSTS,
-    ...STACK_HOSTS,
-    `*.${common.domain}`,
-    common.domain,
-    ...config.allowHosts,
-  ];
+  return stackAllowHosts(common.domain, config.allowHosts);
 }
 
 export async function startToolServer(options: StartToolServerOptions): Promise<RunningToolServer> {

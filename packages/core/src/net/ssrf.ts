@@ -38,6 +38,35 @@ const ALWAYS_DENIED_NAMES = new Set([
 
 export const DEFAULT_ALLOW_HOSTS = ['localhost', '127.0.0.0/8', '::1'];
 
+/** Hostnames of the stack's services, reachable by URL-fetching tools and the browser without listing them. */
+export const STACK_HOSTS = [
+  'caddy',
+  'authelia',
+  'ldap',
+  'openldap',
+  'redis',
+  'postgres',
+  'litellm',
+  'vllm',
+  'vllm-router',
+  'model-router',
+  'embedding-service',
+  'open-webui',
+  'tool-server',
+  'kfuncdb',
+  'probe',
+  'probe-orchestrator',
+  'browser',
+  'speech-gateway',
+  'homepage',
+  'grafana',
+];
+
+/** The default allowlist: loopback, the stack's service names, the domain and its subdomains, plus extras. */
+export function stackAllowHosts(domain: string, extra: readonly string[] = []): string[] {
+  return [...DEFAULT_ALLOW_HOSTS, ...STACK_HOSTS, domain, `*.${domain}`, ...extra];
+}
+
 export interface SsrfPolicy {
   /** Hostnames, `*.suffix` wildcards, addresses, CIDR ranges, or `*`. */
   allowHosts: readonly string[];
