@@ -1,7 +1,14 @@
-// Writes docs/api/tool-server.openapi.json from the served document (a test checks it is current).
+// Writes docs/api/<service>.openapi.json from the served documents (tests check they are current).
 import { writeFileSync } from 'node:fs';
+import { BROWSER_VERSION, createOpenApiDocument as browserDocument } from '@datamancy/browser';
 import { createOpenApiDocument, TOOL_SERVER_VERSION } from '@datamancy/tool-server';
 
-const path = new URL('../docs/api/tool-server.openapi.json', import.meta.url);
-writeFileSync(path, `${JSON.stringify(createOpenApiDocument(TOOL_SERVER_VERSION), null, 2)}\n`);
-process.stdout.write(`wrote ${path.pathname}\n`);
+const documents: [string, Record<string, unknown>][] = [
+  ['tool-server', createOpenApiDocument(TOOL_SERVER_VERSION)],
+  ['browser', browserDocument(BROWSER_VERSION)],
+];
+for (const [name, document] of documents) {
+  const path = new URL(`../docs/api/${name}.openapi.json`, import.meta.url);
+  writeFileSync(path, `${JSON.stringify(document, null, 2)}\n`);
+  process.stdout.write(`wrote ${path.pathname}\n`);
+}

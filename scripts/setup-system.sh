@@ -18,6 +18,7 @@ PACKAGES=(
   # browser service: Debian's Chromium (never a downloaded browser) and fonts for screenshots
   chromium
   fonts-dejavu-core
+  fonts-liberation
   # the store's PostgreSQL option, tested against a real server (initdb/pg_ctl, no service)
   postgresql
   # SSH operations: a real sshd for the forced-command wrapper tests

@@ -2,15 +2,21 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type z } from 'zod';
 import { COMMON_ENV_BINDINGS, CommonConfigSchema, loadConfig } from '@datamancy/core';
+import { BROWSER_ENV_BINDINGS, BrowserConfigSchema } from '@datamancy/browser';
 import { TOOL_SERVER_ENV_BINDINGS, ToolServerConfigSchema } from '@datamancy/tool-server';
 
 /** The whole control plane's configuration: shared settings plus one section per service. */
 export const DatamancyConfigSchema = CommonConfigSchema.extend({
   toolServer: ToolServerConfigSchema.prefault({}),
+  browser: BrowserConfigSchema.prefault({}),
 });
 export type DatamancyConfig = z.output<typeof DatamancyConfigSchema>;
 
-export const ENV_BINDINGS = [...COMMON_ENV_BINDINGS, ...TOOL_SERVER_ENV_BINDINGS];
+export const ENV_BINDINGS = [
+  ...COMMON_ENV_BINDINGS,
+  ...TOOL_SERVER_ENV_BINDINGS,
+  ...BROWSER_ENV_BINDINGS,
+];
 
 export interface ConfigFlags {
   config?: string;

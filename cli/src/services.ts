@@ -1,5 +1,6 @@
 import { type Logger, type RunningServer, type Store, type TokenRegistry } from '@datamancy/core';
-import { startToolServer } from '@datamancy/tool-server';
+import { startBrowserService } from '@datamancy/browser';
+import { startToolServer, type ToolServerConfig } from '@datamancy/tool-server';
 import type { DatamancyConfig } from './config.ts';
 
 export interface ServiceRuntime {
@@ -7,6 +8,8 @@ export interface ServiceRuntime {
   logger: Logger;
   tokens: TokenRegistry;
   store: Store;
+  /** URLs of the services this process already started, by name. */
+  urls: Readonly<Record<string, string>>;
 }
 
 export interface ServiceSpec {
@@ -16,8 +19,27 @@ export interface ServiceSpec {
   start(rt: ServiceRuntime): Promise<{ server: RunningServer; close(): Promise<void> }>;
 }
 
-/** Every service `datamancy serve` can run, in start order. */
+/** Points the browser tools at the browser service this process runs, unless configured. */
+function withBrowserUrl(config: ToolServerConfig, url: string | undefined): ToolServerConfig {
+  const browser = (config.plugins.browser ?? {}) as { url?: string };
+  if (url === undefined || browser.url !== undefined) return config;
+  return { ...config, plugins: { ...config.plugins, browser: { ...browser, url } } };
+}
+
+/** Every service `datamancy serve` can run, in start order (the browser before its users). */
 export const SERVICES: readonly ServiceSpec[] = [
+  {
+    name: 'browser',
+    defaultPort: 3000,
+    description: 'headless Chromium: screenshots, DOM, accessibility snapshots, SSO login',
+    start: (rt) =>
+      startBrowserService({
+        common: rt.config,
+        config: rt.config.browser,
+        logger: rt.logger,
+        tokens: rt.tokens,
+      }),
+  },
   {
     name: 'tool-server',
     defaultPort: 8081,
@@ -25,7 +47,7 @@ export const SERVICES: readonly ServiceSpec[] = [
     start: (rt) =>
       startToolServer({
         common: rt.config,
-        config: rt.config.toolServer,
+        config: withBrowserUrl(rt.config.toolServer, rt.urls.browser),
         logger: rt.logger,
         tokens: rt.tokens,
         store: rt.store,

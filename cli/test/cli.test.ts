@@ -34,10 +34,14 @@ interface Served {
 }
 
 function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--set', 'toolServer.port=0', ...args], {
-    env: { ...CLEAN_ENV, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--set', 'toolServer.port=0', '--set', 'browser.port=0', ...args],
+    {
+      env: { ...CLEAN_ENV, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
@@ -51,8 +55,9 @@ function serve(args: string[], env: Record<string, string> = {}): Promise<Served
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       logs.push(chunk.toString());
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffer);
-      if (match?.[1] !== undefined) {
+      // the tool server's URL, once the whole control plane says it is up
+      const match = /"service":"tool-server"[^\n]*"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffer);
+      if (match?.[1] !== undefined && buffer.includes('datamancy control plane is up')) {
         clearTimeout(timer);
         resolve({ child, url: match[1], logs, exited });
       }
@@ -127,6 +132,8 @@ describe('datamancy CLI', () => {
     expect(served.logs.join('')).toContain(tokenPath);
     expect(served.logs.join('')).not.toContain(token);
     expect(served.logs.join('')).toContain('Loaded plugin: core v1.0.0');
+    // serve starts the browser service first and points the tool server's browser tools at it
+    expect(served.logs.join('')).toMatch(/Loaded plugin: browser v/);
 
     expect((await fetch(`${served.url}/healthz`)).status).toBe(200);
     const call = run(

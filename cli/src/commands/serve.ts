@@ -45,16 +45,22 @@ export function registerServe(program: Command): void {
         }
         if (!chosen.includes(spec)) chosen.push(spec);
       }
-      const config = loadDatamancyConfig(flags, process.env);
-      const logger = createLogger({ level: config.logLevel, name: 'datamancy' });
-      const admin = ensureAdminToken(config.auth.adminToken, tokenFilePath(config), logger);
+      const loaded = loadDatamancyConfig(flags, process.env);
+      const logger = createLogger({ level: loaded.logLevel, name: 'datamancy' });
+      const admin = ensureAdminToken(loaded.auth.adminToken, tokenFilePath(loaded), logger);
+      // Services in this process call each other (the tool server's browser tools) with it.
+      const config = { ...loaded, auth: { ...loaded.auth, adminToken: admin.token } };
       const tokens = new TokenRegistry(admin.token, config.auth.tokens);
       const store = await openStore({ url: config.databaseUrl, sqlitePath: storePath(config) });
       const closers: Closer[] = [() => store.close()];
       installShutdown(logger, closers);
+      const urls: Record<string, string> = {};
       for (const spec of chosen) {
-        const running = await spec.start({ config, logger, tokens, store });
+        const running = await spec.start({ config, logger, tokens, store, urls });
         closers.push(() => running.close());
+        urls[spec.name] = running.server.url
+          .replace('://0.0.0.0:', '://127.0.0.1:')
+          .replace('://[::]:', '://127.0.0.1:');
       }
       logger.info(
         { services: chosen.map((s) => s.name), dataDir: config.dataDir, tokenFile: admin.path },

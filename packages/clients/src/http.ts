@@ -28,13 +28,38 @@ export class HttpClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const res = await this.#send(method, path, 'application/json', body, signal);
+    const parsed = parseBody(await res.text());
+    if (!res.ok) throw errorOf(method, path, res.status, parsed);
+    return parsed as T;
+  }
+
+  /** Like `request`, for binary answers (e.g. `image/png`); errors are still JSON envelopes. */
+  async requestBytes(
+    method: string,
+    path: string,
+    accept: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<{ bytes: Uint8Array; headers: Headers }> {
+    const res = await this.#send(method, path, accept, body, signal);
+    if (!res.ok) throw errorOf(method, path, res.status, parseBody(await res.text()));
+    return { bytes: new Uint8Array(await res.arrayBuffer()), headers: res.headers };
+  }
+
+  async #send(
+    method: string,
+    path: string,
+    accept: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept };
     if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 60_000);
-    let res: Response;
     try {
-      res = await (this.options.fetch ?? fetch)(`${this.baseUrl}${path}`, {
+      return await (this.options.fetch ?? fetch)(`${this.baseUrl}${path}`, {
         method,
         headers,
         body: body === undefined ? null : JSON.stringify(body),
@@ -49,22 +74,23 @@ export class HttpClient {
         null,
       );
     }
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text === '' ? null : JSON.parse(text);
-    } catch {
-      // leave the raw text: the error below carries it
-    }
-    if (!res.ok) {
-      const envelope = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
-      throw new ApiError(
-        res.status,
-        envelope?.code ?? `HTTP_${res.status}`,
-        envelope?.message ?? `${method} ${path} answered ${res.status}`,
-        parsed,
-      );
-    }
-    return parsed as T;
   }
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return text === '' ? null : (JSON.parse(text) as unknown);
+  } catch {
+    return text; // not JSON: the raw text is what the caller gets (or the error carries)
+  }
+}
+
+function errorOf(method: string, path: string, status: number, parsed: unknown): ApiError {
+  const envelope = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+  return new ApiError(
+    status,
+    envelope?.code ?? `HTTP_${status}`,
+    envelope?.message ?? `${method} ${path} answered ${status}`,
+    parsed,
+  );
 }

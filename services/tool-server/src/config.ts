@@ -33,4 +33,7 @@ export const TOOL_SERVER_ENV_BINDINGS: readonly EnvBinding[] = [
   { env: 'TOOLSERVER_PORT', path: 'toolServer.port', kind: 'int' },
   { env: 'TOOLSERVER_HOST', path: 'toolServer.host' },
   { env: 'TOOLSERVER_ALLOW_HOSTS', path: 'toolServer.allowHosts', kind: 'list' },
+  { env: 'PROOFS_DIR', path: 'toolServer.plugins.browser.proofsDir' },
+  { env: 'BROWSER_URL', path: 'toolServer.plugins.browser.url' },
+  { env: 'BROWSER_TOKEN', path: 'toolServer.plugins.browser.token' },
 ];

@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import type { CommonConfig } from '@datamancy/core';
 import type { ToolServerConfig } from './config.ts';
 import { DockerEngine, resolveEndpoint, type ContainerEngine } from '@datamancy/container-engine';
 import { corePlugin } from './plugins/core/index.ts';
+import { browserPlugin } from './plugins/browser/index.ts';
 import { createHostPlugin } from './plugins/host/index.ts';
 import { opsPlugin } from './plugins/ops/index.ts';
 import { llmPlugin } from './plugins/llm/index.ts';
@@ -31,6 +33,14 @@ export function builtinPlugins(
     { plugin: corePlugin as RegistryEntry['plugin'], config: config.plugins.core },
     { plugin: createHostPlugin(deps) as RegistryEntry['plugin'], config: config.plugins.host },
     { plugin: opsPlugin as RegistryEntry['plugin'], config: config.plugins.ops },
+    {
+      plugin: browserPlugin as RegistryEntry['plugin'],
+      config: {
+        token: common.auth.adminToken,
+        proofsDir: join(common.dataDir, 'proofs'),
+        ...(config.plugins.browser as object | undefined),
+      },
+    },
     {
       plugin: llmPlugin as RegistryEntry['plugin'],
       config: { ...common.llm, ...(config.plugins.llm as object | undefined) },

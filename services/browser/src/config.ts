@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import type { EnvBinding } from '@datamancy/core';
+
+/**
+ * Flags every Chromium we launch gets. Playwright adds its own (headless, automation, a temporary
+ * `--user-data-dir`); these keep the browser quiet on the network and inside its sandbox-less box.
+ */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+  // WebRTC could reach addresses the proxy never sees; keep it to proxied TCP.
+  '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
+];
+
+export const ViewportSchema = z.object({
+  width: z.number().int().min(100).max(4096),
+  height: z.number().int().min(100).max(4096),
+});
+export type Viewport = z.infer<typeof ViewportSchema>;
+
+/** Hard ceiling of any text budget (`maxChars`), whatever the config says. */
+export const MAX_CHARS_LIMIT = 2_000_000;
+
+export const BrowserConfigSchema = z
+  .object({
+    port: z.number().int().min(0).max(65535).default(3000),
+    /** Overrides the shared bind address for this service. */
+    host: z.string().min(1).optional(),
+    /** The system Chromium; a browser is never downloaded. */
+    executablePath: z.string().min(1).default('/usr/bin/chromium'),
+    /** Pages open at once (each in its own browser context). */
+    maxConcurrency: z.number().int().min(1).max(32).default(2),
+    /** Requests allowed to wait for a page; beyond that 429. */
+    maxQueue: z.number().int().min(0).max(1000).default(16),
+    /** Deadline of one page job (navigation + capture) when the request names none. */
+    defaultTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+    /** The largest `timeoutMs` a request may ask for. */
+    maxTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+    viewport: ViewportSchema.default({ width: 1280, height: 800 }),
+    /** Default text budget of `/dom` and `/snapshot` (characters). */
+    maxChars: z.number().int().min(100).max(MAX_CHARS_LIMIT).default(20_000),
+    /** When set, screenshots (and login screenshots) are also written here. */
+    proofsDir: z.string().min(1).optional(),
+    /** Accept self-signed certificates (the stack's internal CA). */
+    ignoreHttpsErrors: z.boolean().default(false),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(64 * 1024),
+    /** Extra hosts pages may reach, besides loopback, the stack's names and *.<domain>. */
+    allowHosts: z.array(z.string().min(1)).default([]),
+  })
+  .refine((c) => c.defaultTimeoutMs <= c.maxTimeoutMs, {
+    message: 'defaultTimeoutMs must not exceed maxTimeoutMs',
+    path: ['defaultTimeoutMs'],
+  });
+export type BrowserConfig = z.infer<typeof BrowserConfigSchema>;
+
+export const BROWSER_ENV_BINDINGS: readonly EnvBinding[] = [
+  { env: 'BROWSER_PORT', path: 'browser.port', kind: 'int' },
+  { env: 'BROWSER_HOST', path: 'browser.host' },
+  { env: 'CHROMIUM_PATH', path: 'browser.executablePath' },
+  { env: 'BROWSER_MAX_CONCURRENCY', path: 'browser.maxConcurrency', kind: 'int' },
+  { env: 'BROWSER_MAX_QUEUE', path: 'browser.maxQueue', kind: 'int' },
+  { env: 'BROWSER_TIMEOUT_MS', path: 'browser.defaultTimeoutMs', kind: 'int' },
+  { env: 'BROWSER_PROOFS_DIR', path: 'browser.proofsDir' },
+  { env: 'BROWSER_IGNORE_HTTPS_ERRORS', path: 'browser.ignoreHttpsErrors', kind: 'bool' },
+  { env: 'BROWSER_ALLOW_HOSTS', path: 'browser.allowHosts', kind: 'list' },
+];

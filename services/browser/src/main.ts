@@ -1,0 +1,141 @@
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import { type z } from 'zod';
+import {
+  COMMON_ENV_BINDINGS,
+  CommonConfigSchema,
+  ConfigError,
+  createLogger,
+  createSsrfGuard,
+  ensureAdminToken,
+  installShutdown,
+  listen,
+  loadConfig,
+  stackAllowHosts,
+  TokenRegistry,
+  type CommonConfig,
+  type Logger,
+  type RunningServer,
+} from '@datamancy/core';
+import { createApp } from './app.ts';
+import {
+  BROWSER_ENV_BINDINGS,
+  BrowserConfigSchema,
+  CHROMIUM_ARGS,
+  type BrowserConfig,
+} from './config.ts';
+import { startGuardProxy, type GuardProxyStats } from './net/guard-proxy.ts';
+import type { PageStats } from './runtime/page-runner.ts';
+import type { SharedBrowser } from './runtime/shared-browser.ts';
+
+export interface StartBrowserServiceOptions {
+  common: CommonConfig;
+  config: BrowserConfig;
+  logger: Logger;
+  tokens: TokenRegistry;
+}
+
+export interface RunningBrowserService {
+  server: RunningServer;
+  browser: SharedBrowser;
+  stats: PageStats;
+  proxy: GuardProxyStats;
+  close(): Promise<void>;
+}
+
+/** The hosts pages may reach: loopback, the stack's names, the domain, and extras. */
+export function effectiveAllowHosts(common: CommonConfig, config: BrowserConfig): string[] {
+  return stackAllowHosts(common.domain, config.allowHosts);
+}
+
+export async function startBrowserService(
+  options: StartBrowserServiceOptions,
+): Promise<RunningBrowserService> {
+  const { config } = options;
+  const logger = options.logger.child({ service: 'browser' });
+  const guard = createSsrfGuard({ allowHosts: effectiveAllowHosts(options.common, config) });
+  const proxy = await startGuardProxy(guard);
+  const built = createApp({
+    config,
+    logger,
+    tokens: options.tokens,
+    guard,
+    proxyToken: proxy.token,
+    launchBrowser: async () => {
+      // Fail fast and clearly (Playwright would leave temporary directories behind)
+      await access(config.executablePath, constants.X_OK).catch((err: NodeJS.ErrnoException) => {
+        throw new Error(
+          `${config.executablePath} is not an executable (${err.code ?? err.message})`,
+        );
+      });
+      return chromium.launch({
+        executablePath: config.executablePath,
+        args: [...CHROMIUM_ARGS],
+        proxy: { server: proxy.url },
+        // our shutdown closes the browser; Playwright still kills it if the process dies
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+        timeout: 30_000,
+      });
+    },
+  });
+  try {
+    await built.browser.start();
+  } catch (err) {
+    // Serve anyway: /healthz says 503 and each request retries the launch.
+    logger.error({ err, executablePath: config.executablePath }, 'Chromium did not start');
+  }
+  const server = await listen(built.app, {
+    host: config.host ?? options.common.host,
+    port: config.port,
+    logger,
+    name: 'browser',
+  });
+  return {
+    server,
+    browser: built.browser,
+    stats: built.runner.stats,
+    proxy: proxy.stats,
+    close: async () => {
+      await server.close();
+      await built.browser.close();
+      await proxy.close();
+    },
+  };
+}
+
+/** Standalone entry: `tsx services/browser/src/main.ts` (the CLI's `serve browser` is the usual way). */
+async function main(): Promise<void> {
+  const schema = CommonConfigSchema.extend({ browser: BrowserConfigSchema.prefault({}) });
+  let config: z.output<typeof schema>;
+  try {
+    config = loadConfig({
+      schema,
+      file: process.env.DATAMANCY_CONFIG,
+      env: process.env,
+      bindings: [...COMMON_ENV_BINDINGS, ...BROWSER_ENV_BINDINGS],
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.logLevel, name: 'datamancy' });
+  const admin = ensureAdminToken(config.auth.adminToken, join(config.dataDir, 'api-token'), logger);
+  const tokens = new TokenRegistry(admin.token, config.auth.tokens);
+  const running = await startBrowserService({
+    common: config,
+    config: config.browser,
+    logger,
+    tokens,
+  });
+  installShutdown(logger, [() => running.close()]);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await main();
+}
