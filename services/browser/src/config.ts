@@ -17,7 +17,17 @@ export const CHROMIUM_ARGS: readonly string[] = [
   '--disable-dev-shm-usage',
   // WebRTC could reach addresses the proxy never sees; keep it to proxied TCP.
   '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
+  // Fewer helper processes: no zygotes, the GPU thread inside the browser process, no audio
+  // service (see bench/browser for the process count and memory this saves).
+  '--no-zygote',
+  '--in-process-gpu',
+  '--disable-features=AudioServiceOutOfProcess',
 ];
+
+/** Launch arguments for a service that opens at most `maxConcurrency` pages at once. */
+export function chromiumArgs(maxConcurrency: number): string[] {
+  return [...CHROMIUM_ARGS, `--renderer-process-limit=${Math.max(2, maxConcurrency)}`];
+}
 
 export const ViewportSchema = z.object({
   width: z.number().int().min(100).max(4096),

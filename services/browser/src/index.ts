@@ -4,6 +4,7 @@ export {
   BROWSER_ENV_BINDINGS,
   BrowserConfigSchema,
   CHROMIUM_ARGS,
+  chromiumArgs,
   MAX_CHARS_LIMIT,
   ViewportSchema,
 } from './config.ts';

@@ -24,7 +24,7 @@ import { createApp } from './app.ts';
 import {
   BROWSER_ENV_BINDINGS,
   BrowserConfigSchema,
-  CHROMIUM_ARGS,
+  chromiumArgs,
   type BrowserConfig,
 } from './config.ts';
 import { startGuardProxy, type GuardProxyStats } from './net/guard-proxy.ts';
@@ -73,7 +73,7 @@ export async function startBrowserService(
       });
       return chromium.launch({
         executablePath: config.executablePath,
-        args: [...CHROMIUM_ARGS],
+        args: chromiumArgs(config.maxConcurrency),
         proxy: { server: proxy.url },
         // our shutdown closes the browser; Playwright still kills it if the process dies
         handleSIGINT: false,
