@@ -87,3 +87,5 @@ export type {
   OpenAiUpstreamOptions,
   ToolCall,
 } from './openai.ts';
+export { runStandalone } from './standalone.ts';
+export type { StandaloneOptions, StandaloneRuntime } from './standalone.ts';

@@ -1,24 +1,18 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { type z } from 'zod';
 import {
   COMMON_ENV_BINDINGS,
   CommonConfigSchema,
-  ConfigError,
-  createLogger,
   createSsrfGuard,
-  ensureAdminToken,
-  installShutdown,
   listen,
-  loadConfig,
   stackAllowHosts,
-  TokenRegistry,
+  type TokenRegistry,
   type CommonConfig,
   type Logger,
   type RunningServer,
+  runStandalone,
 } from '@datamancy/core';
 import { createApp } from './app.ts';
 import {
@@ -110,30 +104,14 @@ export async function startBrowserService(
 
 /** Standalone entry: `tsx services/browser/src/main.ts` (the CLI's `serve browser` is the usual way). */
 async function main(): Promise<void> {
-  const schema = CommonConfigSchema.extend({ browser: BrowserConfigSchema.prefault({}) });
-  let config: z.output<typeof schema>;
-  try {
-    config = loadConfig({
-      schema,
-      file: process.env.DATAMANCY_CONFIG,
-      env: process.env,
-      bindings: [...COMMON_ENV_BINDINGS, ...BROWSER_ENV_BINDINGS],
-    });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  const logger = createLogger({ level: config.logLevel, name: 'datamancy' });
-  const admin = ensureAdminToken(config.auth.adminToken, join(config.dataDir, 'api-token'), logger);
-  const tokens = new TokenRegistry(admin.token, config.auth.tokens);
-  const running = await startBrowserService({
-    common: config,
-    config: config.browser,
-    logger,
-    tokens,
+  await runStandalone({
+    schema: CommonConfigSchema.extend({ browser: BrowserConfigSchema.prefault({}) }),
+    bindings: [...COMMON_ENV_BINDINGS, ...BROWSER_ENV_BINDINGS],
+    env: process.env,
+    needsStore: false,
+    start: ({ config, logger, tokens }) =>
+      startBrowserService({ common: config, config: config.browser, logger, tokens }),
   });
-  installShutdown(logger, [() => running.close()]);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -1,24 +1,17 @@
 import { pathToFileURL } from 'node:url';
-import { join } from 'node:path';
-import { type z } from 'zod';
 import {
   COMMON_ENV_BINDINGS,
   CommonConfigSchema,
-  ConfigError,
-  createLogger,
   createSsrfGuard,
-  ensureAdminToken,
-  installShutdown,
   listen,
-  loadConfig,
-  openStore,
   READ_CAPABILITIES,
   stackAllowHosts,
-  TokenRegistry,
+  type TokenRegistry,
   type CommonConfig,
   type Logger,
   type RunningServer,
   type Store,
+  runStandalone,
 } from '@datamancy/core';
 import type { ContainerEngine } from '@datamancy/container-engine';
 import { createApp } from './app.ts';
@@ -98,35 +91,20 @@ export async function startToolServer(options: StartToolServerOptions): Promise<
 
 /** Standalone entry: `tsx services/tool-server/src/main.ts` (the CLI's `serve tool-server` is the usual way). */
 async function main(): Promise<void> {
-  const schema = CommonConfigSchema.extend({ toolServer: ToolServerConfigSchema.prefault({}) });
-  let config: z.output<typeof schema>;
-  try {
-    config = loadConfig({
-      schema,
-      file: process.env.DATAMANCY_CONFIG,
-      env: process.env,
-      bindings: [...COMMON_ENV_BINDINGS, ...TOOL_SERVER_ENV_BINDINGS],
-    });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  const logger = createLogger({ level: config.logLevel, name: 'datamancy' });
-  const admin = ensureAdminToken(config.auth.adminToken, join(config.dataDir, 'api-token'), logger);
-  const tokens = new TokenRegistry(admin.token, config.auth.tokens);
-  const store = await openStore({
-    url: config.databaseUrl,
-    sqlitePath: join(config.dataDir, 'datamancy.sqlite'),
+  await runStandalone({
+    schema: CommonConfigSchema.extend({ toolServer: ToolServerConfigSchema.prefault({}) }),
+    bindings: [...COMMON_ENV_BINDINGS, ...TOOL_SERVER_ENV_BINDINGS],
+    env: process.env,
+    needsStore: true,
+    start: ({ config, logger, tokens, store }) =>
+      startToolServer({
+        common: config,
+        config: config.toolServer,
+        logger,
+        tokens,
+        store: store as Store,
+      }),
   });
-  const running = await startToolServer({
-    common: config,
-    config: config.toolServer,
-    logger,
-    tokens,
-    store,
-  });
-  installShutdown(logger, [() => store.close(), () => running.close()]);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -1,0 +1,63 @@
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { ensureAdminToken, TokenRegistry } from './auth.ts';
+import type { CommonConfig } from './common-config.ts';
+import { ConfigError, loadConfig, type EnvBinding } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { installShutdown } from './server.ts';
+import { openStore, type Store } from './store.ts';
+
+export interface StandaloneRuntime<C> {
+  config: C;
+  logger: Logger;
+  tokens: TokenRegistry;
+  store: Store | undefined;
+}
+
+export interface StandaloneOptions<S extends z.ZodType<CommonConfig>> {
+  /** The common schema extended with the service's section. */
+  schema: S;
+  bindings: readonly EnvBinding[];
+  env: NodeJS.ProcessEnv;
+  /** Opens the store (SQLite in the data dir, or DATABASE_URL) for the service. */
+  needsStore: boolean;
+  start(rt: StandaloneRuntime<z.output<S>>): Promise<{ close(): Promise<void> }>;
+}
+
+/**
+ * A service's standalone entry (`tsx services/<name>/src/main.ts`, as a container runs it):
+ * config from `$DATAMANCY_CONFIG` and the environment (exit 2 listing every invalid path),
+ * logger, admin token, optional store, then the service, stopped cleanly on SIGTERM/SIGINT.
+ */
+export async function runStandalone<S extends z.ZodType<CommonConfig>>(
+  options: StandaloneOptions<S>,
+): Promise<void> {
+  let config: z.output<S>;
+  try {
+    config = loadConfig({
+      schema: options.schema,
+      file: options.env.DATAMANCY_CONFIG,
+      env: options.env,
+      bindings: options.bindings,
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  const common: CommonConfig = config;
+  const logger = createLogger({ level: common.logLevel, name: 'datamancy' });
+  const admin = ensureAdminToken(common.auth.adminToken, join(common.dataDir, 'api-token'), logger);
+  const tokens = new TokenRegistry(admin.token, common.auth.tokens);
+  const store = options.needsStore
+    ? await openStore({
+        url: common.databaseUrl,
+        sqlitePath: join(common.dataDir, 'datamancy.sqlite'),
+      })
+    : undefined;
+  const running = await options.start({ config, logger, tokens, store });
+  installShutdown(logger, [
+    ...(store === undefined ? [] : [() => store.close()]),
+    () => running.close(),
+  ]);
+}
