@@ -1,5 +1,12 @@
 import pg from 'pg';
-import type { Migration, RunResult, SqlExecutor, SqlParams, Store } from './store.ts';
+import {
+  pendingMigrations,
+  type Migration,
+  type RunResult,
+  type SqlExecutor,
+  type SqlParams,
+  type Store,
+} from './store.ts';
 
 /**
  * The store on PostgreSQL (`DATABASE_URL`), for several control-plane workers sharing state.
@@ -96,21 +103,8 @@ class PostgresStore extends PgExecutor implements Store {
           [component],
         )
       ).rows;
-      const byId = new Map(applied.map((m) => [m.id, m.name]));
       const ran: string[] = [];
-      let last = 0;
-      for (const m of migrations) {
-        if (m.id <= last)
-          throw new Error(`${component} migrations must have ascending ids (${m.id})`);
-        last = m.id;
-        const known = byId.get(m.id);
-        if (known !== undefined) {
-          if (known !== m.name)
-            throw new Error(
-              `${component} migration ${m.id} was applied as "${known}" but is now "${m.name}"`,
-            );
-          continue;
-        }
+      for (const m of pendingMigrations(component, migrations, applied)) {
         await client.query(m.postgres ?? m.sql);
         await client.query(
           'INSERT INTO schema_migrations (component, id, name, applied_at) VALUES ($1, $2, $3, $4)',

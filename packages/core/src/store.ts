@@ -26,6 +26,32 @@ export interface Migration {
   postgres?: string;
 }
 
+/**
+ * The declared migrations that have not run yet, in order. Throws (a programmer error, at
+ * start-up) when ids do not ascend or an applied migration has been renamed.
+ */
+export function pendingMigrations(
+  component: string,
+  declared: readonly Migration[],
+  applied: readonly { id: number; name: string }[],
+): Migration[] {
+  const byId = new Map(applied.map((m) => [m.id, m.name]));
+  const pending: Migration[] = [];
+  let last = 0;
+  for (const m of declared) {
+    if (m.id <= last) throw new Error(`${component} migrations must have ascending ids (${m.id})`);
+    last = m.id;
+    const known = byId.get(m.id);
+    if (known === undefined) pending.push(m);
+    else if (known !== m.name) {
+      throw new Error(
+        `${component} migration ${m.id} was applied as "${known}" but is now "${m.name}"`,
+      );
+    }
+  }
+  return pending;
+}
+
 export interface SqlExecutor {
   run(sql: string, params?: SqlParams): Promise<RunResult>;
   all<T>(sql: string, params?: SqlParams): Promise<T[]>;
@@ -136,22 +162,8 @@ class SqliteStore extends SqliteExecutor implements Store {
         'SELECT id, name FROM schema_migrations WHERE component = ? ORDER BY id',
         [component],
       );
-      const byId = new Map(applied.map((m) => [m.id, m.name]));
       const ran: string[] = [];
-      let last = 0;
-      for (const m of migrations) {
-        if (m.id <= last)
-          throw new Error(`${component} migrations must have ascending ids (${m.id})`);
-        last = m.id;
-        const known = byId.get(m.id);
-        if (known !== undefined) {
-          if (known !== m.name) {
-            throw new Error(
-              `${component} migration ${m.id} was applied as "${known}" but is now "${m.name}"`,
-            );
-          }
-          continue;
-        }
+      for (const m of pendingMigrations(component, migrations, applied)) {
         this.db.exec(m.sql);
         await tx.run(
           'INSERT INTO schema_migrations (component, id, name, applied_at) VALUES (?, ?, ?, ?)',
