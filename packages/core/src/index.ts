@@ -89,3 +89,4 @@ export type {
 } from './openai.ts';
 export { runStandalone } from './standalone.ts';
 export type { StandaloneOptions, StandaloneRuntime } from './standalone.ts';
+export { BEARER_SECURITY_SCHEMES, errorEnvelopeSchema, errorResponse } from './openapi.ts';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BEARER_SECURITY_SCHEMES, errorEnvelopeSchema, errorResponse } from '@datamancy/core';
 import { BrowserConfigSchema } from '../config.ts';
 import { createRequestSchemas } from './schemas.ts';
 
@@ -11,7 +12,7 @@ import { createRequestSchemas } from './schemas.ts';
 const int = { type: 'integer' } as const;
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ 'application/json': { schema } });
-const error = (description: string) => ({ description, content: json(ref('Error')) });
+const error = errorResponse;
 const failure = (description: string) => ({ description, content: json(ref('PageFailure')) });
 
 function bodySchema(schema: z.ZodType): Record<string, unknown> {
@@ -97,34 +98,9 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
     servers: [{ url: 'http://127.0.0.1:3000' }],
     security: [{ bearer: [] }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: BEARER_SECURITY_SCHEMES,
       schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: {
-              type: 'object',
-              required: ['code', 'message'],
-              properties: {
-                code: { type: 'string', examples: ['BAD_REQUEST'] },
-                message: { type: 'string' },
-                requestId: { type: 'string' },
-                issues: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      path: { type: 'string', examples: ['viewport.width'] },
-                      message: { type: 'string' },
-                    },
-                  },
-                },
-              },
-              additionalProperties: true,
-            },
-          },
-        },
+        Error: errorEnvelopeSchema({ code: 'BAD_REQUEST', issuePath: 'viewport.width' }),
         PageFailure: {
           type: 'object',
           required: ['error'],

@@ -1,9 +1,6 @@
 /** The tool server's OpenAPI 3.1 document, served at `GET /openapi.json`. */
 
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
+import { BEARER_SECURITY_SCHEMES, errorEnvelopeSchema, errorResponse } from '@datamancy/core';
 
 export function createOpenApiDocument(version: string): Record<string, unknown> {
   return {
@@ -17,39 +14,19 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
     servers: [{ url: 'http://127.0.0.1:8081' }],
     security: [{ bearer: [] }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: BEARER_SECURITY_SCHEMES,
       schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: {
-              type: 'object',
-              required: ['code', 'message'],
-              properties: {
-                code: { type: 'string', examples: ['INVALID_ARGUMENTS'] },
-                message: { type: 'string' },
-                requestId: { type: 'string' },
-                issues: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      path: { type: 'string', examples: ['args.url'] },
-                      message: { type: 'string' },
-                    },
-                  },
-                },
-                missing: {
-                  type: 'array',
-                  items: { type: 'string' },
-                  description: 'capabilities the caller lacks',
-                },
-              },
-              additionalProperties: true,
+        Error: errorEnvelopeSchema({
+          code: 'INVALID_ARGUMENTS',
+          issuePath: 'args.url',
+          extra: {
+            missing: {
+              type: 'array',
+              items: { type: 'string' },
+              description: 'capabilities the caller lacks',
             },
           },
-        },
+        }),
         FunctionTool: {
           type: 'object',
           required: ['type', 'function'],
