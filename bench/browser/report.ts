@@ -1,8 +1,3 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-
-export const SECTION_START = '<!-- bench:browser:start -->';
-export const SECTION_END = '<!-- bench:browser:end -->';
-
 export interface Run {
   concurrency: number;
   ok: number;
@@ -34,17 +29,4 @@ export function table(runs: readonly Run[]): string {
     );
   }
   return lines.join('\n');
-}
-
-/** Replaces this bench's section of the file (or appends it), leaving other sections alone. */
-export function writeSection(path: string, body: string): void {
-  const section = `${SECTION_START}\n${body.trim()}\n${SECTION_END}`;
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const start = current.indexOf(SECTION_START);
-  const end = current.indexOf(SECTION_END, start);
-  const next =
-    start >= 0 && end >= 0
-      ? `${current.slice(0, start)}${section}${current.slice(end + SECTION_END.length)}`
-      : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, next);
 }

@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BrowserClient, pageFailureOf } from '@datamancy/clients';
 import { generateToken } from '@datamancy/core';
-import { machine } from '../tool-server/report.ts';
-import { perMinute, table, writeSection, type Run } from './report.ts';
+import { machine, writeSection } from '../shared/report.ts';
+import { perMinute, table, type Run } from './report.ts';
 import { sampleMemory, startService, treeCpuSeconds } from './service.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -222,7 +222,7 @@ async function main(): Promise<number> {
   ].join('\n');
   process.stdout.write(`\n${table(runs)}\n\n${verdicts.join('\n')}\n`);
   if (!flags['no-write']) {
-    writeSection(DOC, body);
+    writeSection(DOC, 'browser', body);
     progress(`wrote ${DOC}`);
   }
   return pass ? 0 : 1;

@@ -23,7 +23,8 @@ import {
   type LoadStats,
   type Op,
 } from './load.ts';
-import { machine, table, verdictLines, writeSection, type Row, type Verdict } from './report.ts';
+import { machine, writeSection } from '../shared/report.ts';
+import { table, verdictLines, type Row, type Verdict } from './report.ts';
 import {
   BENCH_IDENTITY,
   benchTool,
@@ -377,7 +378,7 @@ async function main(): Promise<number> {
     );
     process.stdout.write(`${verdictLines(verdicts)}\n${facts.map((f) => `- ${f}`).join('\n')}\n`);
     if (!flags['no-write']) {
-      writeSection(DOC, body);
+      writeSection(DOC, 'tool-server', body);
       progress(`wrote ${DOC}`);
     }
     progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
