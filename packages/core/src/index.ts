@@ -61,7 +61,7 @@ export type {
 export { installShutdown, listen } from './server.ts';
 export type { Closer, ListenOptions, RunningServer } from './server.ts';
 export { openSqliteStore, openStore } from './store.ts';
-export { openPostgresStore, toPostgresPlaceholders } from './store-postgres.ts';
+export { openPostgresStore, toPostgresDdl, toPostgresPlaceholders } from './store-postgres.ts';
 export type { Migration, RunResult, SqlExecutor, SqlParams, SqlValue, Store } from './store.ts';
 export {
   createSsrfGuard,

@@ -14,6 +14,17 @@ import {
  * their SQL, and are serialized across processes by one advisory lock.
  */
 
+/**
+ * Turns the SQLite DDL our migrations are written in into PostgreSQL's, for the few types that
+ * differ, so a migration is written once: an auto-increment key becomes BIGSERIAL and SQLite's
+ * 8-byte REAL becomes DOUBLE PRECISION. A migration's `postgres` variant overrides this.
+ */
+export function toPostgresDdl(sql: string): string {
+  return sql
+    .replace(/\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b/gi, 'BIGSERIAL PRIMARY KEY')
+    .replace(/\bREAL\b/gi, 'DOUBLE PRECISION');
+}
+
 /** Rewrites `?` placeholders to `$1…$n`, leaving quoted text and identifiers alone. */
 export function toPostgresPlaceholders(sql: string): string {
   let out = '';
@@ -105,7 +116,7 @@ class PostgresStore extends PgExecutor implements Store {
       ).rows;
       const ran: string[] = [];
       for (const m of pendingMigrations(component, migrations, applied)) {
-        await client.query(m.postgres ?? m.sql);
+        await client.query(m.postgres ?? toPostgresDdl(m.sql));
         await client.query(
           'INSERT INTO schema_migrations (component, id, name, applied_at) VALUES ($1, $2, $3, $4)',
           [component, m.id, m.name, new Date().toISOString()],

@@ -20,9 +20,9 @@ export interface Migration {
   /** Ascending, never reused. */
   id: number;
   name: string;
-  /** Portable SQL, or SQLite's when `postgres` is given. */
+  /** SQLite's DDL; PostgreSQL gets it through `toPostgresDdl` (AUTOINCREMENT keys, REAL). */
   sql: string;
-  /** PostgreSQL's version, where the dialects differ (e.g. BIGSERIAL for AUTOINCREMENT). */
+  /** PostgreSQL's own version, where the automatic translation is not enough. */
   postgres?: string;
 }
 

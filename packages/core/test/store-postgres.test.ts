@@ -1,13 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresFixture } from '@datamancy/testkit';
-import { openStore, toPostgresPlaceholders, type Migration, type Store } from '../src/index.ts';
+import {
+  openStore,
+  toPostgresDdl,
+  toPostgresPlaceholders,
+  type Migration,
+  type Store,
+} from '../src/index.ts';
 
 const migrations: Migration[] = [
   {
     id: 1,
     name: 'items',
     sql: 'CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE)',
-    postgres: 'CREATE TABLE items (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE)',
   },
 ];
 
@@ -16,6 +21,16 @@ describe('toPostgresPlaceholders', () => {
     expect(toPostgresPlaceholders(`SELECT ? , '?' , "a?" WHERE x = ?`)).toBe(
       `SELECT $1 , '?' , "a?" WHERE x = $2`,
     );
+  });
+});
+
+describe('toPostgresDdl', () => {
+  it('translates auto-increment keys and REAL, and nothing else', () => {
+    expect(
+      toPostgresDdl(
+        'CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v REAL, n INTEGER, realm TEXT)',
+      ),
+    ).toBe('CREATE TABLE t (id BIGSERIAL PRIMARY KEY, v DOUBLE PRECISION, n INTEGER, realm TEXT)');
   });
 });
 
@@ -31,7 +46,7 @@ describe('PostgreSQL store', () => {
     await pg?.close();
   });
 
-  it('runs migrations once, with the postgres variant, safely from two stores at once', async () => {
+  it("runs migrations once, translated from SQLite's DDL, safely from two stores at once", async () => {
     const other = await openStore({ url: pg.url, sqlitePath: '/nonexistent' });
     const [a, b] = await Promise.all([
       store.migrate('t', migrations),

@@ -49,21 +49,6 @@ const MIGRATIONS: Migration[] = [
     CREATE INDEX tool_audit_ts ON tool_audit (ts);
     CREATE INDEX tool_audit_tool ON tool_audit (tool, id);
     CREATE INDEX tool_audit_caller ON tool_audit (caller, id);`,
-    postgres: `CREATE TABLE tool_audit (
-      id BIGSERIAL PRIMARY KEY,
-      ts TEXT NOT NULL,
-      caller TEXT NOT NULL,
-      channel TEXT NOT NULL,
-      tool TEXT NOT NULL,
-      args_digest TEXT NOT NULL,
-      outcome TEXT NOT NULL,
-      error_code TEXT,
-      duration_ms DOUBLE PRECISION NOT NULL,
-      request_id TEXT
-    );
-    CREATE INDEX tool_audit_ts ON tool_audit (ts);
-    CREATE INDEX tool_audit_tool ON tool_audit (tool, id);
-    CREATE INDEX tool_audit_caller ON tool_audit (caller, id);`,
   },
 ];
 
