@@ -17,6 +17,7 @@ PACKAGES=(
   tar
   # browser service: Debian's Chromium (never a downloaded browser) and fonts for screenshots
   chromium
+  chromium-headless-shell
   fonts-dejavu-core
   fonts-liberation
   # the store's PostgreSQL option, tested against a real server (initdb/pg_ctl, no service)

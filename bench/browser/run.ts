@@ -192,7 +192,8 @@ async function main(): Promise<number> {
       `Machine: ${host.text}; 1-minute load average ${loadStart} at start, ${loadEnd} at the end.`,
     '',
     'Each row starts the browser service in its own process (`services/browser/src/main.ts`, ' +
-      'system Chromium, maxConcurrency = c) and sends `POST /screenshot` (JSON with the base64 PNG, ' +
+      "system Chromium as the service picks it by default: Debian's `chromium-headless-shell`, " +
+      'maxConcurrency = c) and sends `POST /screenshot` (JSON with the base64 PNG, ' +
       'viewport 1280×800) for a local status page (a heading and a 40-row table) from c client ' +
       `lanes: ${WARMUP} warm-up screenshots, then up to ${maxRequests} screenshots or ` +
       `${maxMs / 1000} s, whichever first. Every answer is checked (ok, status 200, PNG bytes). ` +
@@ -209,16 +210,20 @@ async function main(): Promise<number> {
     '',
     ...verdicts,
     '',
-    '- Chromium is several processes (browser with the GPU thread in it, network and storage ' +
-      'services, one renderer per open context, plus renderers of closed contexts still ' +
-      'exiting), all mapping the same binary and libraries: their RSS sum counts those shared ' +
-      'pages once per process, PSS counts them once in total. PSS is the memory the tree ' +
-      'actually holds. The service launches Chromium with --no-zygote, --in-process-gpu, no ' +
-      'audio service and --renderer-process-limit=max(2, maxConcurrency): at c=2 that took the ' +
-      'peak from 14 processes and 1426 MiB RSS (617 MiB PSS) to the figures above.',
+    '- Chromium is several processes (browser with the GPU thread in it, network service, one ' +
+      'renderer per open context, plus renderers of closed contexts still exiting), all mapping ' +
+      'the same binary and libraries: their RSS sum counts those shared pages once per process, ' +
+      'PSS counts them once in total. PSS is the memory the tree actually holds.',
+    '- What got the c=2 peak under 1 GiB RSS: the full `/usr/bin/chromium` (new headless mode) ' +
+      "opens a second, WebUI renderer beside every page's renderer and a storage service; " +
+      'with every flag below it still peaked at 9 processes and 1314 MiB RSS (649 MiB PSS) at ' +
+      'c=2. The headless shell (`CHROMIUM_PATH` still selects any binary) has neither. Both ' +
+      'launch with --no-zygote, --in-process-gpu, no audio service and ' +
+      '--renderer-process-limit=max(2, maxConcurrency); before those flags the full browser ' +
+      'peaked at 14 processes and 1426 MiB RSS.',
     '- Each screenshot costs a fresh browser context and renderer process (CPU s/shot above); ' +
-      'on two cores one page at a time already keeps the CPUs busy, so more concurrency adds ' +
-      'latency, not throughput. Concurrency pays off with slow pages (network waits), not here.',
+      "on two cores a second page overlaps one page's waits with the other's work, a fourth " +
+      'only adds latency. Higher concurrency pays off with slow pages (network waits), not here.',
   ].join('\n');
   process.stdout.write(`\n${table(runs)}\n\n${verdicts.join('\n')}\n`);
   if (!flags['no-write']) {

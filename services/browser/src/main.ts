@@ -19,6 +19,7 @@ import {
   BROWSER_ENV_BINDINGS,
   BrowserConfigSchema,
   chromiumArgs,
+  resolveChromium,
   type BrowserConfig,
 } from './config.ts';
 import { startGuardProxy, type GuardProxyStats } from './net/guard-proxy.ts';
@@ -52,6 +53,7 @@ export async function startBrowserService(
   const logger = options.logger.child({ service: 'browser' });
   const guard = createSsrfGuard({ allowHosts: effectiveAllowHosts(options.common, config) });
   const proxy = await startGuardProxy(guard);
+  const executablePath = resolveChromium(config.executablePath);
   const built = createApp({
     config,
     logger,
@@ -60,13 +62,11 @@ export async function startBrowserService(
     proxyToken: proxy.token,
     launchBrowser: async () => {
       // Fail fast and clearly (Playwright would leave temporary directories behind)
-      await access(config.executablePath, constants.X_OK).catch((err: NodeJS.ErrnoException) => {
-        throw new Error(
-          `${config.executablePath} is not an executable (${err.code ?? err.message})`,
-        );
+      await access(executablePath, constants.X_OK).catch((err: NodeJS.ErrnoException) => {
+        throw new Error(`${executablePath} is not an executable (${err.code ?? err.message})`);
       });
       return chromium.launch({
-        executablePath: config.executablePath,
+        executablePath,
         args: chromiumArgs(config.maxConcurrency),
         proxy: { server: proxy.url },
         // our shutdown closes the browser; Playwright still kills it if the process dies
@@ -81,7 +81,7 @@ export async function startBrowserService(
     await built.browser.start();
   } catch (err) {
     // Serve anyway: /healthz says 503 and each request retries the launch.
-    logger.error({ err, executablePath: config.executablePath }, 'Chromium did not start');
+    logger.error({ err, executablePath }, 'Chromium did not start');
   }
   const server = await listen(built.app, {
     host: config.host ?? options.common.host,

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { CommonConfigSchema, ConfigError, loadConfig } from '@datamancy/core';
-import { BROWSER_ENV_BINDINGS, BrowserConfigSchema } from '../src/config.ts';
+import {
+  BROWSER_ENV_BINDINGS,
+  BrowserConfigSchema,
+  CHROMIUM_CANDIDATES,
+  resolveChromium,
+} from '../src/config.ts';
 import { effectiveAllowHosts } from '../src/main.ts';
 
 const schema = CommonConfigSchema.extend({ browser: BrowserConfigSchema.prefault({}) });
@@ -12,14 +17,30 @@ describe('browser configuration', () => {
     const { browser } = load({});
     expect(browser).toMatchObject({
       port: 3000,
-      executablePath: '/usr/bin/chromium',
       maxConcurrency: 2,
       maxQueue: 16,
       viewport: { width: 1280, height: 800 },
       allowHosts: [],
     });
+    expect(browser.executablePath).toBeUndefined();
     expect(browser.host).toBeUndefined();
     expect(browser.proofsDir).toBeUndefined();
+  });
+
+  it('picks the headless shell when installed, else the full Chromium; a configured path wins', () => {
+    const only =
+      (...paths: string[]) =>
+      (path: string) =>
+        paths.includes(path);
+    expect(resolveChromium(undefined, only(...CHROMIUM_CANDIDATES))).toBe(
+      '/usr/lib/chromium/chromium-headless-shell',
+    );
+    expect(resolveChromium(undefined, only('/usr/bin/chromium'))).toBe('/usr/bin/chromium');
+    // nothing installed: the full browser's path, so the launch error names the usual binary
+    expect(resolveChromium(undefined, only())).toBe('/usr/bin/chromium');
+    expect(resolveChromium('/opt/chrome/chrome', only(...CHROMIUM_CANDIDATES))).toBe(
+      '/opt/chrome/chrome',
+    );
   });
 
   it('reads its environment variables', () => {
