@@ -17,6 +17,9 @@ export interface PageRequest {
 export interface ScreenshotRequest extends PageRequest {
   fullPage?: boolean;
   selector?: string;
+  /** Also return the visible text and whether a login form shows. */
+  includeText?: boolean;
+  maxChars?: number;
 }
 
 export interface DomRequest extends PageRequest {
@@ -59,6 +62,11 @@ export interface ScreenshotResult extends PageResult {
   fullPage: boolean;
   viewport: { width: number; height: number };
   proofPath?: string;
+  /** With `includeText`. */
+  text?: string;
+  textChars?: number;
+  textTruncated?: boolean;
+  loginForm?: 'authelia' | 'generic' | null;
 }
 
 export interface DomResult extends PageResult {

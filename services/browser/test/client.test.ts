@@ -26,6 +26,21 @@ describe('BrowserClient', () => {
     expect(png).toMatchObject({ status: 200, finalUrl: `${pages.url}/ok` });
   });
 
+  it('adds the visible text and the login-form signal to a screenshot on request', async () => {
+    const plain = await client.screenshot({ url: `${pages.url}/ok` });
+    expect(plain.text).toBeUndefined();
+    const ok = await client.screenshot({ url: `${pages.url}/ok`, includeText: true });
+    expect(ok.text).toContain('Visible text');
+    expect(ok).toMatchObject({ loginForm: null, textTruncated: false });
+    const wall = await client.screenshot({
+      url: `${pages.url}/login`,
+      includeText: true,
+      maxChars: 100,
+    });
+    expect(wall.loginForm).toBe('authelia'); // the fixture mimics Authelia's form
+    expect(wall.text?.length).toBeLessThanOrEqual(101);
+  });
+
   it('reads the DOM, the accessibility snapshot, the pressure and logs in', async () => {
     expect((await client.dom({ url: `${pages.url}/ok` })).text).toContain('Visible text');
     expect((await client.snapshot({ url: `${pages.url}/ok` })).snapshot).toContain('- button');

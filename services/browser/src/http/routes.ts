@@ -8,7 +8,7 @@ import {
   type ServiceContext,
 } from '@datamancy/core';
 import type { BrowserConfig } from '../config.ts';
-import { readDom, readSnapshot, takeScreenshot } from '../page/capture.ts';
+import { readDom, readSnapshot, readTextSignals, takeScreenshot } from '../page/capture.ts';
 import { performLogin } from '../page/login.ts';
 import type { PageSession } from '../page/session.ts';
 import type { ConcurrencyLimiter } from '../runtime/limiter.ts';
@@ -74,28 +74,41 @@ export function registerPageRoutes(app: ServiceApp, deps: RouteDeps): void {
       target: req,
       signal: requestSignal(c),
       evidence: errorPageImage,
-      work: (session) => takeScreenshot(session, req),
+      work: async (session) => {
+        const image = await takeScreenshot(session, req);
+        const signals =
+          req.includeText && !png ? await readTextSignals(session, req.maxChars) : undefined;
+        return { image, signals };
+      },
     });
     const proofPath = await saveProof(
       config.proofsDir,
       'screenshot',
       c.get('requestId'),
-      result.value,
+      result.value.image,
     );
     if (png) {
       c.header('x-page-ok', 'true');
       c.header('x-page-status', String(result.navigation.status));
       c.header('x-final-url', result.finalUrl);
       c.header('x-total-ms', String(result.timing.totalMs));
-      return c.body(new Uint8Array(result.value), 200, { 'content-type': 'image/png' });
+      return c.body(new Uint8Array(result.value.image), 200, { 'content-type': 'image/png' });
     }
     return c.json({
       ...pageFields(result),
       fullPage: req.fullPage,
       viewport: req.viewport,
-      imageBytes: result.value.length,
-      image: result.value.toString('base64'),
+      imageBytes: result.value.image.length,
+      image: result.value.image.toString('base64'),
       ...(proofPath === undefined ? {} : { proofPath }),
+      ...(result.value.signals === undefined
+        ? {}
+        : {
+            text: result.value.signals.text.text,
+            textChars: result.value.signals.text.chars,
+            textTruncated: result.value.signals.text.truncated,
+            loginForm: result.value.signals.loginForm,
+          }),
     });
   });
 

@@ -32,6 +32,11 @@ export function createRequestSchemas(config: BrowserConfig) {
   const screenshot = page.extend({
     fullPage: z.boolean().default(false),
     selector: selector.optional().describe('capture only the first element matching this'),
+    includeText: z
+      .boolean()
+      .default(false)
+      .describe('also return the visible text and whether a login form shows (JSON answers)'),
+    maxChars: budget,
   });
   const dom = page.extend({
     selector: selector.optional().describe('read only the first element matching this'),

@@ -134,3 +134,29 @@ export async function readSnapshot(
         ).ariaSnapshot(snapshotOptions);
   return cutText(tree, options.maxChars, true);
 }
+
+export interface PageTextSignals {
+  text: Budgeted;
+  /** A visible password field: the page is a login form (an SSO wall, when unexpected). */
+  loginForm: 'authelia' | 'generic' | null;
+}
+
+// Runs in the page: which login form is visible, if any (Authelia's ids first).
+const LOGIN_FORM = `(() => {
+  const visible = (el) => !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  if (visible(document.querySelector('#password-textfield'))) return 'authelia';
+  return [...document.querySelectorAll('input[type=password]')].some(visible) ? 'generic' : null;
+})()`;
+
+/** The page's visible text and whether it shows a login form, read after a screenshot. */
+export async function readTextSignals(
+  session: PageSession,
+  maxChars: number,
+): Promise<PageTextSignals> {
+  const text = await session.page.evaluate(PAGE_TEXT);
+  const form = await session.page.evaluate(LOGIN_FORM);
+  return {
+    text: cutText(typeof text === 'string' ? text : '', maxChars),
+    loginForm: form === 'authelia' || form === 'generic' ? form : null,
+  };
+}
