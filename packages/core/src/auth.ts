@@ -37,7 +37,7 @@ export interface Identity {
   name: string;
   scopes: ReadonlySet<Scope>;
   /** How the caller proved who it is. */
-  via: 'admin-token' | 'token' | 'local';
+  via: 'admin-token' | 'token' | 'local' | 'session' | 'sso';
 }
 
 export function hasScope(identity: Identity, scope: Scope): boolean {

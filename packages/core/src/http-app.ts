@@ -27,6 +27,15 @@ export interface ServiceAppOptions {
   logger: Logger;
   tokens: TokenRegistry;
   metrics?: HttpMetrics;
+  /**
+   * Another way to prove identity (a session cookie, SSO headers from a trusted proxy), tried
+   * when the request carries no bearer token.
+   */
+  authenticate?: (c: ServiceContext) => Identity | undefined;
+  /** Paths answered without authentication besides `/healthz` (e.g. a login page). */
+  publicPaths?: readonly string[];
+  /** The answer to an unauthenticated request instead of 401 (e.g. a redirect to a login page). */
+  unauthenticated?: (c: ServiceContext) => Response | undefined;
   /** Extra detail for `/healthz`; throwing or returning ok=false answers 503. */
   health?: () => Promise<HealthDetail> | HealthDetail;
 }
@@ -104,10 +113,20 @@ export function createServiceApp(options: ServiceAppOptions): {
     );
   });
 
+  const publicPaths = new Set(options.publicPaths ?? []);
   app.use('*', async (c, next) => {
+    if (publicPaths.has(c.req.path)) {
+      await next();
+      return;
+    }
     const token = parseBearer(c.req.header('authorization'));
-    const identity = token === undefined ? undefined : options.tokens.authenticate(token);
+    const identity =
+      token === undefined
+        ? options.authenticate?.(c)
+        : options.tokens.authenticate(token);
     if (identity === undefined) {
+      const answer = token === undefined ? options.unauthenticated?.(c) : undefined;
+      if (answer !== undefined) return answer;
       c.header('WWW-Authenticate', `Bearer realm="datamancy"`);
       throw new AppError(
         'UNAUTHORIZED',

@@ -1,0 +1,60 @@
+import {
+  createServiceApp,
+  type Identity,
+  type Logger,
+  type ServiceApp,
+  type SsrfGuard,
+  type TokenRegistry,
+} from '@datamancy/core';
+import type { ProofStore } from './checks/proofs.ts';
+import type { AttemptRunner } from './checks/run.ts';
+import { registerApiRoutes } from './http/api.ts';
+import { DASHBOARD_PUBLIC_PATHS, redirectToLogin, registerDashboard } from './http/dashboard.ts';
+import { createOpenApiDocument } from './http/openapi.ts';
+import type { ServiceContext } from '@datamancy/core';
+import { createProbeMetrics } from './metrics.ts';
+import type { Orchestrator } from './runtime/orchestrator.ts';
+import type { Scheduler } from './runtime/scheduler.ts';
+import type { ProbeRepository } from './store/repo.ts';
+import { PROBE_VERSION } from './version.ts';
+
+export interface ProbeAppDeps {
+  logger: Logger;
+  tokens: TokenRegistry;
+  orchestrator: Orchestrator;
+  scheduler?: Scheduler | undefined;
+  repo: ProbeRepository;
+  proofs: ProofStore;
+  runAttempt: AttemptRunner;
+  guard: SsrfGuard;
+  browserAvailable: boolean;
+  /** Session cookie or trusted SSO headers, for the dashboard. */
+  authenticate: (c: ServiceContext) => Identity | undefined;
+  issueSession: (identity: Identity) => string;
+  sessionHours: number;
+  /** Extra `/healthz` detail. */
+  health?: () => Record<string, unknown>;
+}
+
+/** The probe's HTTP app: API, dashboard, proofs, OpenAPI, metrics. No I/O at build time. */
+export function createApp(deps: ProbeAppDeps): {
+  app: ServiceApp;
+  metrics: ReturnType<typeof createProbeMetrics>;
+} {
+  const { app, metrics } = createServiceApp({
+    service: 'probe',
+    version: PROBE_VERSION,
+    logger: deps.logger,
+    tokens: deps.tokens,
+    authenticate: deps.authenticate,
+    publicPaths: DASHBOARD_PUBLIC_PATHS,
+    unauthenticated: redirectToLogin,
+    health: () => ({ ok: true, services: deps.orchestrator.services.length, ...deps.health?.() }),
+  });
+  const probeMetrics = createProbeMetrics(metrics.registry, () => deps.orchestrator);
+  const openapi = createOpenApiDocument(PROBE_VERSION);
+  app.get('/openapi.json', (c) => c.json(openapi));
+  registerApiRoutes(app, deps);
+  registerDashboard(app, deps);
+  return { app, metrics: probeMetrics };
+}

@@ -1,0 +1,320 @@
+import { z } from 'zod';
+import { BEARER_SECURITY_SCHEMES, errorEnvelopeSchema, errorResponse } from '@datamancy/core';
+import { AdHocSchema, HistoryQuery, MaintenanceSchema, StackProbeSchema } from './api.ts';
+
+/**
+ * The probe's OpenAPI 3.1 document, served at `GET /openapi.json`. Request bodies come from
+ * the zod schemas the handlers use.
+ */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+const ok = (description: string, schema: unknown) => ({ description, content: json(schema) });
+
+function schemaOf(schema: z.ZodType): Record<string, unknown> {
+  const out = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  delete out.$schema;
+  return out;
+}
+
+const STATES = ['pending', 'up', 'degraded', 'down', 'blocked', 'maintenance'];
+const OUTCOMES = ['pass', 'pass_after_retry', 'degraded', 'fail'];
+
+const checkResult = {
+  type: 'object',
+  required: ['service', 'check', 'kind', 'status', 'attempts', 'latencyMs', 'message', 'evidence'],
+  properties: {
+    service: { type: 'string' },
+    check: { type: 'string' },
+    kind: { enum: ['http', 'tcp', 'browser', 'container', 'ai'] },
+    critical: { type: 'boolean' },
+    status: {
+      enum: ['pass', 'degraded', 'fail', 'unknown'],
+      description: 'unknown: the probe could not check (e.g. browser service down)',
+    },
+    attempts: { type: 'integer', description: '1 unless retried' },
+    latencyMs: { type: 'number' },
+    startedAt: { type: 'integer', description: 'epoch ms' },
+    message: { type: 'string' },
+    evidence: {
+      type: 'object',
+      description:
+        'reasons, HTTP status, title, text/OCR excerpts, error signatures, certificate, container state, screenshot file (`proof`, served at /proofs/{file})',
+      properties: {
+        reasons: { type: 'array', items: { type: 'string' } },
+        proof: { type: 'string' },
+      },
+      additionalProperties: true,
+    },
+  },
+};
+
+const serviceView = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    state: { enum: STATES },
+    since: { type: 'integer' },
+    blockedBy: { type: ['string', 'null'], description: 'the down dependency at the root' },
+    flapping: { type: 'boolean' },
+    inMaintenance: { type: 'boolean' },
+    lastRoundAt: { type: ['integer', 'null'] },
+    lastOutcome: { enum: [...OUTCOMES, null] },
+    intervalS: { type: 'integer' },
+    dependsOn: { type: 'array', items: { type: 'string' } },
+    checks: { type: 'array', items: ref('CheckResult') },
+  },
+};
+
+const summary = {
+  type: 'object',
+  required: ['total', 'healthy', 'degraded', 'failed'],
+  properties: Object.fromEntries(
+    ['total', 'healthy', 'degraded', 'failed', 'blocked', 'maintenance', 'pending'].map((k) => [
+      k,
+      { type: 'integer' },
+    ]),
+  ),
+};
+
+export function createOpenApiDocument(version: string): Record<string, unknown> {
+  const described: Record<string, string> = {
+    '400': 'invalid input; `issues` names each failing field',
+    '401': 'no or unknown token',
+    '403': 'the admin scope is needed',
+    '404': 'no such service, report, window or proof',
+    '413': 'body too large',
+    '415': 'send application/json',
+  };
+  const withErrors = (responses: Record<string, unknown>, codes: string[]) => ({
+    ...responses,
+    ...Object.fromEntries(codes.map((code) => [code, errorResponse(described[code] ?? code)])),
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Datamancy probe',
+      version,
+      description:
+        'Continuous, evidence-based monitoring of every service of the stack: checks (http, tcp, browser, container, ai), a per-service state machine with dependency blocking and maintenance windows, history, and a dashboard at `/`. Every route but /healthz and /login needs `Authorization: Bearer <token>` (or a dashboard session); routes that start probes or change maintenance need the admin scope.',
+    },
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: BEARER_SECURITY_SCHEMES,
+      schemas: {
+        Error: errorEnvelopeSchema({ code: 'BAD_REQUEST', issuePath: 'services[0]' }),
+        CheckResult: checkResult,
+        ServiceView: serviceView,
+        Summary: summary,
+      },
+    },
+    paths: {
+      '/healthz': {
+        get: { summary: 'Liveness', security: [], responses: { '200': { description: 'ok' } } },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics (per-service up/state, latency, check counts)',
+          responses: { '200': { description: 'text format' } },
+        },
+      },
+      '/openapi.json': {
+        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+      },
+      '/services': {
+        get: {
+          summary: 'Every service: state, last results, summary',
+          responses: withErrors(
+            {
+              '200': ok('services', {
+                type: 'object',
+                properties: {
+                  summary: ref('Summary'),
+                  services: { type: 'array', items: ref('ServiceView') },
+                },
+              }),
+            },
+            ['401'],
+          ),
+        },
+      },
+      '/services/{name}': {
+        get: {
+          summary:
+            'One service: state, latest result of each check with evidence, recent transitions and rounds',
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: withErrors(
+            {
+              '200': ok('service', {
+                type: 'object',
+                properties: {
+                  service: ref('ServiceView'),
+                  transitions: { type: 'array' },
+                  rounds: { type: 'array' },
+                },
+              }),
+            },
+            ['401', '404'],
+          ),
+        },
+      },
+      '/services/{name}/history': {
+        get: {
+          summary: 'Raw results (newest first, paged by `before`) and hourly rollups',
+          parameters: [
+            { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+            ...Object.entries(
+              (schemaOf(HistoryQuery).properties ?? {}) as Record<string, unknown>,
+            ).map(([name, schema]) => ({ name, in: 'query', schema })),
+          ],
+          responses: withErrors(
+            {
+              '200': ok('history', {
+                type: 'object',
+                properties: {
+                  results: { type: 'array', items: ref('CheckResult') },
+                  nextBefore: { type: ['integer', 'null'] },
+                  rollups: { type: 'array' },
+                },
+              }),
+            },
+            ['400', '401', '404'],
+          ),
+        },
+      },
+      '/services/{name}/probe': {
+        post: {
+          summary: 'Run one round of the service now (admin)',
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: withErrors({ '200': ok('the round', ref('ServiceView')) }, [
+            '401',
+            '403',
+            '404',
+          ]),
+        },
+      },
+      '/start-stack-probe': {
+        post: {
+          summary: 'Probe every service (or the named ones) now and store a report (admin)',
+          requestBody: { required: false, content: json(schemaOf(StackProbeSchema)) },
+          responses: withErrors(
+            {
+              '200': ok('report', {
+                type: 'object',
+                required: ['summary', 'services'],
+                properties: {
+                  id: { type: 'string' },
+                  summary: ref('Summary'),
+                  services: { type: 'array', items: ref('ServiceView') },
+                },
+              }),
+            },
+            ['400', '401', '403', '413', '415'],
+          ),
+        },
+      },
+      '/start-probe': {
+        post: {
+          summary:
+            'Probe arbitrary URLs once (HTTP, optionally a browser check); URLs pass the SSRF guard (admin)',
+          requestBody: { required: true, content: json(schemaOf(AdHocSchema)) },
+          responses: withErrors(
+            {
+              '200': ok('report', {
+                type: 'object',
+                properties: {
+                  id: { type: 'string' },
+                  summary: ref('Summary'),
+                  services: { type: 'array' },
+                },
+              }),
+            },
+            ['400', '401', '403', '413', '415'],
+          ),
+        },
+      },
+      '/reports/{id}': {
+        get: {
+          summary: 'A stored report of `/start-stack-probe` or `/start-probe`',
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+          ],
+          responses: withErrors({ '200': { description: 'the report' } }, ['401', '404']),
+        },
+      },
+      '/maintenance': {
+        get: {
+          summary: 'Maintenance windows that have not ended',
+          responses: withErrors({ '200': { description: 'windows' } }, ['401']),
+        },
+        post: {
+          summary: 'Open a maintenance window for a service or `*` (admin): monitored, not alerted',
+          requestBody: { required: true, content: json(schemaOf(MaintenanceSchema)) },
+          responses: withErrors({ '201': { description: 'the window' } }, [
+            '400',
+            '401',
+            '403',
+            '413',
+            '415',
+          ]),
+        },
+      },
+      '/maintenance/{id}': {
+        delete: {
+          summary: 'Close a maintenance window (admin)',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          responses: withErrors({ '204': { description: 'deleted' } }, ['401', '403', '404']),
+        },
+      },
+      '/proofs/{file}': {
+        get: {
+          summary: 'A screenshot kept as evidence (content-addressed `<sha256>.png`)',
+          parameters: [
+            {
+              name: 'file',
+              in: 'path',
+              required: true,
+              schema: { type: 'string', pattern: '^[0-9a-f]{64}\\.png$' },
+            },
+          ],
+          responses: withErrors({ '200': { description: 'PNG', content: { 'image/png': {} } } }, [
+            '401',
+            '404',
+          ]),
+        },
+      },
+      '/': {
+        get: {
+          summary: 'Dashboard (HTML); browsers without a session are sent to /login',
+          responses: { '200': { description: 'HTML' } },
+        },
+      },
+      '/ui/services/{name}': {
+        get: {
+          summary: "Dashboard page of one service: each check's evidence, state history",
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'HTML' } },
+        },
+      },
+      '/login': {
+        get: {
+          summary: 'Dashboard login form',
+          security: [],
+          responses: { '200': { description: 'HTML' } },
+        },
+        post: {
+          summary:
+            'Log in with a token (form field `token`); sets an HttpOnly, SameSite=Strict session cookie',
+          security: [],
+          responses: {
+            '303': { description: 'to the dashboard' },
+            '401': { description: 'bad token' },
+          },
+        },
+      },
+    },
+  };
+}

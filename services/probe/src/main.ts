@@ -1,0 +1,298 @@
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BrowserClient, ToolServerClient } from '@datamancy/clients';
+import {
+  COMMON_ENV_BINDINGS,
+  CommonConfigSchema,
+  createSsrfGuard,
+  listen,
+  runStandalone,
+  stackAllowHosts,
+  type CommonConfig,
+  type Logger,
+  type RunningServer,
+  type Store,
+  type TokenRegistry,
+} from '@datamancy/core';
+import { createApp } from './app.ts';
+import { createAttemptRunner } from './checks/dispatch.ts';
+import { RestartHistory, type InspectedContainer } from './checks/container.ts';
+import { ProbeHttp } from './checks/http.ts';
+import { tesseractOcr, type Ocr } from './checks/ocr.ts';
+import { ProofStore } from './checks/proofs.ts';
+import type { AttemptRunner } from './checks/run.ts';
+import { PROBE_ENV_BINDINGS, ProbeConfigSchema, type ProbeConfig } from './config.ts';
+import { createDashboardAuth, loadSessionKey } from './http/session.ts';
+import { expandManifest, loadManifestFile } from './manifest/expand.ts';
+import type { Manifest, ManifestInput } from './manifest/schema.ts';
+import { Orchestrator, type Investigate, type RoundReport } from './runtime/orchestrator.ts';
+import { Scheduler } from './runtime/scheduler.ts';
+import { ProbeRepository } from './store/repo.ts';
+
+export interface StartProbeServiceOptions {
+  common: CommonConfig;
+  config: ProbeConfig;
+  logger: Logger;
+  tokens: TokenRegistry;
+  store: Store;
+  /** Control-plane services this process runs (name → base URL), watched without a manifest. */
+  selfServices?: Readonly<Record<string, string>>;
+  /** Token for the tool server and browser service when the config names none. */
+  serviceToken?: string | undefined;
+  /** A manifest given directly (tests, `serve` with discovery); beats `manifestPath`. */
+  manifest?: Manifest;
+  /** OCR for browser checks; default: tesseract when installed. `null`: none. */
+  ocr?: Ocr | null;
+  investigate?: Investigate;
+  /** Start the schedule (default true); tests drive rounds by hand. */
+  schedule?: boolean;
+}
+
+export interface RunningProbeService {
+  server: RunningServer;
+  orchestrator: Orchestrator;
+  scheduler: Scheduler;
+  repo: ProbeRepository;
+  proofs: ProofStore;
+  close(): Promise<void>;
+}
+
+/** The manifest used when none is configured: the control plane's own services by `/healthz`. */
+export function selfManifest(
+  services: Readonly<Record<string, string>>,
+  intervalS: number,
+  domain: string,
+): Manifest {
+  const document: ManifestInput = {
+    services: Object.entries(services).map(([name, url]) => ({
+      name,
+      group: 'control plane',
+      description: `Datamancy ${name}`,
+      checks: [
+        {
+          kind: 'http',
+          name: 'healthz',
+          url: `${url.replace(/\/+$/, '')}/healthz`,
+          expectStatus: [200],
+          json: { path: 'status', equals: 'ok' },
+          latencyBudgetMs: 1000,
+        },
+      ],
+    })),
+  };
+  return expandManifest(document, { domain, defaultIntervalS: intervalS });
+}
+
+/** Every host the manifest's checks name, so the SSRF guard lets the probe reach them. */
+export function manifestHosts(manifest: Manifest): string[] {
+  const hosts = new Set<string>();
+  for (const service of manifest.services) {
+    for (const check of service.checks) {
+      if ('url' in check) hosts.add(new URL(check.url).hostname.replace(/^\[|\]$/g, ''));
+      else if (check.kind === 'tcp') hosts.add(check.host);
+    }
+  }
+  return [...hosts];
+}
+
+function tesseractInstalled(binary: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(binary, ['--version'], { timeout: 5000 }, (err) => resolve(err === null));
+  });
+}
+
+export async function startProbeService(
+  options: StartProbeServiceOptions,
+): Promise<RunningProbeService> {
+  const { config, common } = options;
+  const logger = options.logger.child({ service: 'probe' });
+  const manifest =
+    options.manifest ??
+    (config.manifestPath !== undefined
+      ? loadManifestFile(config.manifestPath, {
+          domain: common.domain,
+          defaultIntervalS: config.intervalS,
+        })
+      : selfManifest(options.selfServices ?? {}, config.intervalS, common.domain));
+  logger.info(
+    {
+      services: manifest.services.length,
+      source: options.manifest !== undefined ? 'given' : (config.manifestPath ?? 'self'),
+    },
+    'probe manifest loaded',
+  );
+
+  const guard = createSsrfGuard({
+    allowHosts: stackAllowHosts(common.domain, [...config.allowHosts, ...manifestHosts(manifest)]),
+  });
+  const http = new ProbeHttp(guard, config.concurrency.http);
+  const proofs = new ProofStore(config.proofsDir ?? join(common.dataDir, 'proofs'));
+  const serviceToken = options.serviceToken;
+  const browserUrl = config.browser.url ?? options.selfServices?.browser;
+  const toolUrl = config.toolServer.url ?? options.selfServices?.['tool-server'];
+  let ocr: Ocr | undefined;
+  if (options.ocr !== undefined) ocr = options.ocr ?? undefined;
+  else if (config.ocr.enabled && (await tesseractInstalled(config.ocr.binary))) {
+    ocr = tesseractOcr(config.ocr.binary, config.ocr.language);
+  } else if (config.ocr.enabled) {
+    logger.warn(
+      { binary: config.ocr.binary },
+      'tesseract not found: browser checks with ocr: true will say OCR is unavailable',
+    );
+  }
+  const browser =
+    browserUrl === undefined
+      ? undefined
+      : {
+          browser: new BrowserClient({
+            baseUrl: browserUrl,
+            token: config.browser.token ?? serviceToken,
+            timeoutMs: 120_000,
+          }),
+          proofs,
+          ocr,
+        };
+  const tools =
+    toolUrl === undefined
+      ? undefined
+      : new ToolServerClient({
+          baseUrl: toolUrl,
+          token: config.toolServer.token ?? serviceToken,
+          timeoutMs: 60_000,
+        });
+  const inspect =
+    tools === undefined
+      ? undefined
+      : async (name: string, signal: AbortSignal): Promise<InspectedContainer> =>
+          (await tools.callTool<InspectedContainer>('docker_inspect', { container: name }, signal))
+            .result;
+
+  const repo = new ProbeRepository(options.store);
+  await repo.migrate();
+  // Metrics hooks, bound once the app (and its registry) exists.
+  const hooks: {
+    onRound?: (report: RoundReport) => void;
+    onCheck?: (kind: string, status: string) => void;
+  } = {};
+  const dispatch = createAttemptRunner({
+    http,
+    guard,
+    browser,
+    inspect,
+    restarts: new RestartHistory(),
+  });
+  const runAttempt: AttemptRunner = async (check, signal) => {
+    const attempt = await dispatch(check, signal);
+    hooks.onCheck?.(check.kind, attempt.status);
+    return attempt;
+  };
+  const orchestrator = new Orchestrator({
+    repo,
+    runAttempt,
+    limits: {
+      global: config.concurrency.global,
+      perKind: {
+        http: config.concurrency.http,
+        tcp: config.concurrency.tcp,
+        browser: config.concurrency.browser,
+        container: config.concurrency.container,
+        ai: config.concurrency.ai,
+      },
+    },
+    logger,
+    investigate: options.investigate,
+    onRound: (report) => hooks.onRound?.(report),
+  });
+  await orchestrator.init(manifest);
+  const scheduler = new Scheduler(orchestrator, {
+    jitter: config.jitter,
+    startupSpreadS: config.startupSpreadS,
+    logger,
+  });
+
+  const auth = createDashboardAuth({
+    sessionKey: loadSessionKey(join(common.dataDir, 'probe-session.key')),
+    sessionHours: config.dashboard.sessionHours,
+    trustedProxies: config.dashboard.trustedProxies,
+    adminGroups: config.dashboard.adminGroups,
+  });
+  const built = createApp({
+    logger,
+    tokens: options.tokens,
+    orchestrator,
+    scheduler,
+    repo,
+    proofs,
+    runAttempt,
+    guard,
+    browserAvailable: browser !== undefined,
+    authenticate: auth.authenticate,
+    issueSession: auth.issue,
+    sessionHours: config.dashboard.sessionHours,
+    health: () => ({ scheduled: options.schedule !== false }),
+  });
+  hooks.onRound = built.metrics.onRound;
+  hooks.onCheck = built.metrics.onCheck;
+
+  // Retention: raw results become hourly rollups after rawDays; everything goes after keepDays.
+  const retention = async (): Promise<void> => {
+    const now = Date.now();
+    const { folded, orphanProofs } = await repo.applyRetention(
+      now - config.retention.rawDays * 86_400_000,
+      now - config.retention.keepDays * 86_400_000,
+    );
+    for (const name of orphanProofs) {
+      const path = proofs.pathOf(name);
+      if (path !== undefined) await rm(path, { force: true });
+    }
+    if (folded > 0)
+      logger.info({ folded, proofsRemoved: orphanProofs.length }, 'probe retention applied');
+  };
+  const retentionTimer = setInterval(
+    () => void retention().catch((err: unknown) => logger.error({ err }, 'retention failed')),
+    3_600_000,
+  );
+  retentionTimer.unref();
+
+  const server = await listen(built.app, {
+    host: config.host ?? common.host,
+    port: config.port,
+    logger,
+    name: 'probe',
+  });
+  if (options.schedule !== false) scheduler.start();
+  return {
+    server,
+    orchestrator,
+    scheduler,
+    repo,
+    proofs,
+    close: async () => {
+      clearInterval(retentionTimer);
+      await scheduler.stop();
+      await server.close();
+      await repo.flush();
+      http.close();
+    },
+  };
+}
+
+/** Standalone entry: `tsx services/probe/src/main.ts` (the CLI's `serve probe` is the usual way). */
+async function main(): Promise<void> {
+  await runStandalone({
+    schema: CommonConfigSchema.extend({ probe: ProbeConfigSchema.prefault({}) }),
+    bindings: [...COMMON_ENV_BINDINGS, ...PROBE_ENV_BINDINGS],
+    env: process.env,
+    needsStore: true,
+    start: ({ config, logger, tokens, store }) => {
+      if (store === undefined) throw new Error('the probe needs a store');
+      return startProbeService({ common: config, config: config.probe, logger, tokens, store });
+    },
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await main();
+}
