@@ -3,12 +3,14 @@ import { join, resolve } from 'node:path';
 import { type z } from 'zod';
 import { COMMON_ENV_BINDINGS, CommonConfigSchema, loadConfig } from '@datamancy/core';
 import { BROWSER_ENV_BINDINGS, BrowserConfigSchema } from '@datamancy/browser';
+import { PROBE_ENV_BINDINGS, ProbeConfigSchema } from '@datamancy/probe';
 import { TOOL_SERVER_ENV_BINDINGS, ToolServerConfigSchema } from '@datamancy/tool-server';
 
 /** The whole control plane's configuration: shared settings plus one section per service. */
 export const DatamancyConfigSchema = CommonConfigSchema.extend({
   toolServer: ToolServerConfigSchema.prefault({}),
   browser: BrowserConfigSchema.prefault({}),
+  probe: ProbeConfigSchema.prefault({}),
 });
 export type DatamancyConfig = z.output<typeof DatamancyConfigSchema>;
 
@@ -16,6 +18,7 @@ export const ENV_BINDINGS = [
   ...COMMON_ENV_BINDINGS,
   ...TOOL_SERVER_ENV_BINDINGS,
   ...BROWSER_ENV_BINDINGS,
+  ...PROBE_ENV_BINDINGS,
 ];
 
 export interface ConfigFlags {

@@ -1,5 +1,6 @@
 import { type Logger, type RunningServer, type Store, type TokenRegistry } from '@datamancy/core';
 import { startBrowserService } from '@datamancy/browser';
+import { startProbeService } from '@datamancy/probe';
 import { startToolServer, type ToolServerConfig } from '@datamancy/tool-server';
 import type { DatamancyConfig } from './config.ts';
 
@@ -51,6 +52,23 @@ export const SERVICES: readonly ServiceSpec[] = [
         logger: rt.logger,
         tokens: rt.tokens,
         store: rt.store,
+      }),
+  },
+  {
+    name: 'probe',
+    defaultPort: 8089,
+    description: 'monitoring: checks, verdicts with evidence, history, dashboard at /',
+    start: (rt) =>
+      startProbeService({
+        common: rt.config,
+        config: rt.config.probe,
+        logger: rt.logger,
+        tokens: rt.tokens,
+        store: rt.store,
+        // Without a manifest it watches the services this process runs, and calls the
+        // browser service and tool server with the admin token (unless configured).
+        selfServices: rt.urls,
+        serviceToken: rt.config.auth.adminToken,
       }),
   },
 ];

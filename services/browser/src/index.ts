@@ -4,8 +4,10 @@ export {
   BROWSER_ENV_BINDINGS,
   BrowserConfigSchema,
   CHROMIUM_ARGS,
+  CHROMIUM_CANDIDATES,
   chromiumArgs,
   MAX_CHARS_LIMIT,
+  resolveChromium,
   ViewportSchema,
 } from './config.ts';
 export type { BrowserConfig, Viewport } from './config.ts';

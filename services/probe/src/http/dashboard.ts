@@ -223,11 +223,12 @@ function evidenceBlock(e: Evidence): Raw {
   </div>`;
 }
 
-function checkRow(c: CheckResult): Raw {
+/** `open`: failing checks show their evidence unfolded (the current checks, not history). */
+function checkRow(c: CheckResult, open = false): Raw {
   return html`<tr><td><b>${c.check}</b><div class="muted">${c.kind}${c.critical ? '' : ' · non-critical'}</div></td>
 <td><span class="badge b-${c.status}">${c.status}</span>${c.attempts > 1 ? html`<div class="muted">after ${c.attempts} attempts</div>` : ''}</td>
 <td>${Math.round(c.latencyMs)} ms</td><td>${c.message}<div class="muted">${new Date(c.startedAt).toISOString()}</div>
-<details${c.status === 'fail' ? raw(' open') : ''}><summary>Evidence</summary>${evidenceBlock(c.evidence)}</details></td></tr>`;
+<details${open && c.status === 'fail' ? raw(' open') : ''}><summary>Evidence</summary>${evidenceBlock(c.evidence)}</details></td></tr>`;
 }
 
 function transitionRow(t: TransitionRecord): Raw {
@@ -358,7 +359,7 @@ export function registerDashboard(app: ServiceApp, deps: DashboardDeps): void {
           <th>Latency</th>
           <th>Result and evidence</th>
         </tr>
-        ${view.checks.map(checkRow)}
+        ${view.checks.map((c) => checkRow(c, true))}
       </table>
       <h2>State history</h2>
       ${
@@ -381,7 +382,7 @@ export function registerDashboard(app: ServiceApp, deps: DashboardDeps): void {
           <th>Latency</th>
           <th>Result and evidence</th>
         </tr>
-        ${results.map(checkRow)}
+        ${results.map((c) => checkRow(c))}
       </table>`;
     return c.html(page(view.name, body, { identity }));
   });
