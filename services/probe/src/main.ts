@@ -7,6 +7,7 @@ import {
   COMMON_ENV_BINDINGS,
   CommonConfigSchema,
   createSsrfGuard,
+  OpenAiUpstream,
   listen,
   runStandalone,
   stackAllowHosts,
@@ -16,6 +17,7 @@ import {
   type Store,
   type TokenRegistry,
 } from '@datamancy/core';
+import { createInvestigator } from './agent/investigator.ts';
 import { createApp } from './app.ts';
 import { createAttemptRunner } from './checks/dispatch.ts';
 import { RestartHistory, type InspectedContainer } from './checks/container.ts';
@@ -169,6 +171,32 @@ export async function startProbeService(
           (await tools.callTool<InspectedContainer>('docker_inspect', { container: name }, signal))
             .result;
 
+  let investigate = options.investigate;
+  if (investigate === undefined && config.agent.enabled) {
+    if (common.llm.baseUrl === undefined) {
+      logger.warn(
+        'probe.agent.enabled is set but llm.baseUrl (LLM_BASE_URL) is not: the rules judge alone',
+      );
+    } else {
+      investigate = createInvestigator({
+        llm: new OpenAiUpstream({
+          baseUrl: common.llm.baseUrl,
+          apiKey: common.llm.apiKey,
+          timeoutMs: common.llm.timeoutMs,
+        }),
+        model: common.llm.model,
+        maxSteps: common.llm.maxSteps,
+        maxEvidenceChars: config.agent.maxEvidenceChars,
+        tools,
+        logger,
+      });
+      logger.info(
+        { model: common.llm.model },
+        'probe: LLM investigator on (verdicts recorded beside the rules)',
+      );
+    }
+  }
+
   const repo = new ProbeRepository(options.store);
   await repo.migrate();
   // Metrics hooks, bound once the app (and its registry) exists.
@@ -202,7 +230,7 @@ export async function startProbeService(
       },
     },
     logger,
-    investigate: options.investigate,
+    investigate,
     onRound: (report) => hooks.onRound?.(report),
   });
   await orchestrator.init(manifest);

@@ -61,6 +61,9 @@ export interface RecentRound {
   outcome: RoundOutcome;
 }
 
+/** Longest an LLM investigation may hold up a round's record. */
+export const INVESTIGATION_TIMEOUT_MS = 120_000;
+
 /** Rounds kept in memory per service for the dashboard's sparklines. */
 export const RECENT_ROUNDS = 40;
 
@@ -329,7 +332,11 @@ export class Orchestrator {
             service: spec,
             outcome,
             results: current,
-            signal: signal ?? new AbortController().signal,
+            // The investigation may take a while, not forever.
+            signal: AbortSignal.any([
+              ...(signal === undefined ? [] : [signal]),
+              AbortSignal.timeout(INVESTIGATION_TIMEOUT_MS),
+            ]),
           })
           .catch((err: unknown) => ({ error: (err as Error).message }));
       }
