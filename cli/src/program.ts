@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '@datamancy/core';
 import { ApiError } from '@datamancy/clients';
 import { registerOps } from './commands/ops.ts';
+import { registerProbe } from './commands/probe.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerToken } from './commands/token.ts';
 import { registerTools } from './commands/tools.ts';
@@ -18,6 +19,7 @@ export function createProgram(): Command {
   registerTools(program);
   registerToken(program);
   registerOps(program);
+  registerProbe(program);
   return program;
 }
 

@@ -29,6 +29,8 @@ function run(args: string[], env: Record<string, string> = {}) {
 interface Served {
   child: ChildProcess;
   url: string;
+  /** The probe's URL when serve ran it. */
+  probeUrl?: string;
   logs: string[];
   exited: Promise<number | null>;
 }
@@ -36,7 +38,17 @@ interface Served {
 function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
   const child = spawn(
     process.execPath,
-    [BIN, 'serve', '--set', 'toolServer.port=0', '--set', 'browser.port=0', ...args],
+    [
+      BIN,
+      'serve',
+      '--set',
+      'toolServer.port=0',
+      '--set',
+      'browser.port=0',
+      '--set',
+      'probe.port=0',
+      ...args,
+    ],
     {
       env: { ...CLEAN_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,7 +71,14 @@ function serve(args: string[], env: Record<string, string> = {}): Promise<Served
       const match = /"service":"tool-server"[^\n]*"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffer);
       if (match?.[1] !== undefined && buffer.includes('datamancy control plane is up')) {
         clearTimeout(timer);
-        resolve({ child, url: match[1], logs, exited });
+        const probe = /"service":"probe"[^\n]*"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffer);
+        resolve({
+          child,
+          url: match[1],
+          ...(probe?.[1] === undefined ? {} : { probeUrl: probe[1] }),
+          logs,
+          exited,
+        });
       }
     });
     child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
@@ -79,7 +98,8 @@ describe('datamancy CLI', () => {
   it('prints help for the program and every command', () => {
     const top = run(['--help']);
     expect(top.code).toBe(0);
-    for (const cmd of ['serve', 'tools', 'audit', 'token']) expect(top.stdout).toContain(cmd);
+    for (const cmd of ['serve', 'tools', 'audit', 'token', 'probe'])
+      expect(top.stdout).toContain(cmd);
     for (const args of [
       ['serve'],
       ['tools', 'list'],
@@ -149,6 +169,23 @@ describe('datamancy CLI', () => {
     });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('args.text');
+    // the probe watches what serve started; `datamancy probe` runs its checks now
+    expect(served.probeUrl).toBeDefined();
+    const probed = run(['probe', '--url', served.probeUrl ?? ''], { DATAMANCY_DATA_DIR: dataDir });
+    expect(probed.stderr).toContain('[2/2]');
+    expect(probed.stdout).toMatch(/^SERVICE\s+STATE\s+OUTCOME\s+LATENCY\s+DETAIL/);
+    expect(probed.stdout).toMatch(/tool-server\s+up\s+pass/);
+    expect(probed.stdout).toContain('2 of 2 healthy');
+    expect(probed.code).toBe(0);
+    const json = run(['probe', 'browser', '--json', '--url', served.probeUrl ?? ''], {
+      DATAMANCY_DATA_DIR: dataDir,
+    });
+    expect((JSON.parse(json.stdout) as { name: string }[]).map((r) => r.name)).toEqual(['browser']);
+    const ghost = run(['probe', 'ghost', '--url', served.probeUrl ?? ''], {
+      DATAMANCY_DATA_DIR: dataDir,
+    });
+    expect(ghost.code).toBe(2);
+    expect(ghost.stderr).toContain('unknown service(s): ghost');
     const audit = run(['audit', '--url', served.url, '--json'], { DATAMANCY_DATA_DIR: dataDir });
     const page = JSON.parse(audit.stdout) as { entries: { outcome: string }[] };
     expect(page.entries.map((e) => e.outcome)).toEqual(['invalid', 'ok']);

@@ -1,7 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ToolServerClient } from '@datamancy/clients';
-import { loadDatamancyConfig, tokenFilePath, type ConfigFlags } from '../config.ts';
+import { ProbeClient, ToolServerClient } from '@datamancy/clients';
+import {
+  loadDatamancyConfig,
+  tokenFilePath,
+  type ConfigFlags,
+  type DatamancyConfig,
+} from '../config.ts';
 import { UsageError } from '../errors.ts';
 
 export interface ClientFlags extends ConfigFlags {
@@ -9,12 +14,12 @@ export interface ClientFlags extends ConfigFlags {
   token?: string;
 }
 
-export function addClientOptions(cmd: Command): Command {
+export function addClientOptions(
+  cmd: Command,
+  urlHelp = 'tool server URL (default $KFUN_URL or http://127.0.0.1:<toolServer.port>)',
+): Command {
   return cmd
-    .option(
-      '--url <url>',
-      'tool server URL (default $KFUN_URL or http://127.0.0.1:<toolServer.port>)',
-    )
+    .option('--url <url>', urlHelp)
     .option(
       '--token <token>',
       'bearer token (default $DATAMANCY_API_TOKEN or <data-dir>/api-token)',
@@ -23,21 +28,31 @@ export function addClientOptions(cmd: Command): Command {
     .option('-d, --data-dir <dir>', 'data directory');
 }
 
+/** --token, else the configured admin token, else the token file `serve` wrote. */
+function resolveToken(flags: ClientFlags, config: DatamancyConfig): string {
+  const token = flags.token ?? config.auth.adminToken;
+  if (token !== undefined) return token;
+  const path = tokenFilePath(config);
+  if (!existsSync(path)) {
+    throw new UsageError(
+      `no token: pass --token, set DATAMANCY_API_TOKEN, or run "datamancy serve" once to create ${path}`,
+    );
+  }
+  return readFileSync(path, 'utf8').trim();
+}
+
 export function createToolServerClient(
   flags: ClientFlags,
   env: NodeJS.ProcessEnv,
 ): ToolServerClient {
   const config = loadDatamancyConfig(flags, env);
   const baseUrl = flags.url ?? env.KFUN_URL ?? `http://127.0.0.1:${config.toolServer.port}`;
-  let token = flags.token ?? config.auth.adminToken;
-  if (token === undefined) {
-    const path = tokenFilePath(config);
-    if (!existsSync(path)) {
-      throw new UsageError(
-        `no token: pass --token, set DATAMANCY_API_TOKEN, or run "datamancy serve" once to create ${path}`,
-      );
-    }
-    token = readFileSync(path, 'utf8').trim();
-  }
-  return new ToolServerClient({ baseUrl, token });
+  return new ToolServerClient({ baseUrl, token: resolveToken(flags, config) });
+}
+
+export function createProbeClient(flags: ClientFlags, env: NodeJS.ProcessEnv): ProbeClient {
+  const config = loadDatamancyConfig(flags, env);
+  const baseUrl = flags.url ?? env.PROBE_URL ?? `http://127.0.0.1:${config.probe.port}`;
+  // A round may wait on slow checks (browser, timeouts); give it room.
+  return new ProbeClient({ baseUrl, token: resolveToken(flags, config), timeoutMs: 300_000 });
 }

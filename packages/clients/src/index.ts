@@ -27,3 +27,13 @@ export type {
   FunctionToolInfo,
   PluginStatusInfo,
 } from './tool-server.ts';
+export { ProbeClient } from './probe.ts';
+export type {
+  CheckResultInfo,
+  MaintenanceWindowInfo,
+  ProbeSummary,
+  RoundOutcomeName,
+  RoundReportInfo,
+  ServiceStateName,
+  ServiceViewInfo,
+} from './probe.ts';
