@@ -86,7 +86,7 @@ describe('probe manifest', () => {
     expect(app).toMatchObject({ intervalS: 10, thresholds: { failure: 3, success: 2 } });
     expect(app?.checks.map((c) => c.name)).toEqual(['http', 'http-2', 'container']);
     expect(app?.checks[1]).toMatchObject({ timeoutMs: 500, retries: 0 });
-    expect(app?.checks[2]).toMatchObject({ kind: 'container', maxRestarts: 3 });
+    expect(app?.checks[2]).toMatchObject({ kind: 'container', container: 'app-1', maxRestarts: 3 });
   });
 
   it('names every invalid path at once', () => {

@@ -50,7 +50,8 @@ export async function runBrowserCheck(
     const failure = pageFailureOf(err);
     if (failure !== undefined) {
       // The target failed: refused, timed out, HTTP >= 400, or the expected element is missing.
-      evidence.error = { code: failure.code, message: failure.message };
+      // The network error itself (net::ERR_CONNECTION_REFUSED) says more than the envelope's code.
+      evidence.error = { code: failure.netError ?? failure.code, message: failure.message };
       if (failure.status !== null) evidence.httpStatus = failure.status;
       if (failure.finalUrl !== '') evidence.finalUrl = failure.finalUrl;
       if (failure.title !== undefined) evidence.title = failure.title;

@@ -32,6 +32,11 @@ export class RestartHistory {
   }
 }
 
+/** `30 s`, `10 min`, `90 s`: the restart window as the reasons name it. */
+function windowText(seconds: number): string {
+  return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+}
+
 /** Runs a `container` check once: running, not unhealthy, not crashed, not restart-looping. */
 export async function runContainerCheck(
   inspect: InspectContainer,
@@ -77,11 +82,11 @@ export async function runContainerCheck(
     status = 'fail';
     evidence.reasons.push(reason);
   };
-  const window = `${Math.round(check.restartWindowS / 60)} min`;
+  const window = windowText(check.restartWindowS);
+  const looping = restarts >= check.maxRestarts;
   if (info.state === 'running') {
     if (info.health === 'unhealthy') fail('running but unhealthy');
-    if (restarts >= check.maxRestarts) fail(`restart loop: ${restarts} restarts within ${window}`);
-    else if (restarts > 0) {
+    if (!looping && restarts > 0) {
       evidence.reasons.push(`restarted ${restarts} time(s) within ${window}`);
       if (info.health !== 'unhealthy') status = 'degraded';
     }
@@ -89,11 +94,13 @@ export async function runContainerCheck(
     fail(`restart loop: restarting (restart count ${info.restartCount ?? 0})`);
   } else if (info.state === 'exited' || info.state === 'dead') {
     const how = info.oomKilled === true ? 'OOM-killed' : `exit code ${info.exitCode ?? '?'}`;
-    fail(
-      `${info.state} (${how})${restarts >= check.maxRestarts ? `, ${restarts} restarts within ${window}` : ''}`,
-    );
+    fail(`${info.state} (${how})`);
   } else {
     fail(`container is ${info.state}`);
+  }
+  // A looping container is caught running or between two restarts (exited): a loop either way.
+  if (looping && info.state !== 'restarting') {
+    fail(`restart loop: ${restarts} restarts within ${window}`);
   }
   const message =
     evidence.reasons.length === 0

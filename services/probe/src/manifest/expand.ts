@@ -179,13 +179,9 @@ export function expandManifest(document: unknown, options: ExpandOptions): Manif
         });
       }
       checkNames.add(name);
-      if (
-        check.kind === 'container' &&
-        check.container === undefined &&
-        service.container === undefined
-      ) {
-        // The container is named like the service unless told otherwise.
-        check = { ...check, container: service.name };
+      if (check.kind === 'container' && check.container === undefined) {
+        // The service's container, else one named like the service.
+        check = { ...check, container: service.container ?? service.name };
       }
       return {
         ...check,
