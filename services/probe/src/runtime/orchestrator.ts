@@ -189,11 +189,6 @@ export class Orchestrator {
     return this.#live.has(name);
   }
 
-  /** When the service last finished a round (for the scheduler after a restart). */
-  lastRoundAt(name: string): number | null {
-    return this.#live.get(name)?.lastRoundAt ?? null;
-  }
-
   async refreshMaintenance(): Promise<void> {
     this.#maintenance = await this.options.repo.maintenance(this.#now());
   }

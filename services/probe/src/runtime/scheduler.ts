@@ -4,23 +4,20 @@ import type { Orchestrator } from './orchestrator.ts';
 export interface SchedulerOptions {
   /** Random spread of each interval (0.1 = ±10 %), so rounds do not line up. */
   jitter: number;
-  /** Services whose last round is older than their interval start within this window. */
+  /** After a start, every service's first round falls within this window. */
   startupSpreadS: number;
   logger: Logger;
   random?: () => number;
-  now?: () => number;
 }
 
 /**
- * Runs every service's rounds on its own interval. After a (re)start, a service that is due
- * (or never ran) starts within `startupSpreadS`; one checked recently waits out the rest of
- * its interval. Each round is scheduled from the end of the previous one, so a slow service
- * never piles up rounds.
+ * Runs every service's rounds on its own interval. After a (re)start every service has its
+ * first round within `startupSpreadS`. Each next round is scheduled from the end of the
+ * previous one (interval ± jitter), so a slow service never piles up rounds.
  */
 export class Scheduler {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #random: () => number;
-  readonly #now: () => number;
   #stopped = true;
   #inFlight = new Set<Promise<unknown>>();
 
@@ -29,20 +26,14 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.#random = options.random ?? Math.random;
-    this.#now = options.now ?? Date.now;
   }
 
   start(): void {
     this.#stopped = false;
-    const now = this.#now();
+    // Every service gets a fresh round soon after a (re)start, spread so they do not all
+    // fire at once: states saved before a restart are confirmed, not trusted for a full interval.
     for (const spec of this.orchestrator.services) {
-      const last = this.orchestrator.lastRoundAt(spec.name);
-      const dueIn = last === null ? 0 : last + spec.intervalS * 1000 - now;
-      const spread = this.#random() * this.options.startupSpreadS * 1000;
-      this.#schedule(
-        spec.name,
-        dueIn <= 0 ? spread : Math.min(dueIn, spec.intervalS * 1000) + spread / 10,
-      );
+      this.#schedule(spec.name, this.#random() * this.options.startupSpreadS * 1000);
     }
   }
 
