@@ -18,7 +18,7 @@ import { BrowserClient, pageFailureOf } from '@datamancy/clients';
 import { generateToken } from '@datamancy/core';
 import { machine, writeSection } from '../shared/report.ts';
 import { perMinute, table, type Run } from './report.ts';
-import { sampleMemory, startService, treeCpuSeconds } from './service.ts';
+import { sampleMemory, startServiceProcess, treeCpuSeconds } from '../shared/process.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DOC = join(REPO_ROOT, 'docs', 'benchmarks.md');
@@ -85,13 +85,18 @@ const quantile = (sorted: number[], q: number): number =>
 
 async function measure(pageUrl: string, c: number, dataDir: string): Promise<Run> {
   const token = generateToken();
-  const service = await startService(REPO_ROOT, {
-    DATAMANCY_API_TOKEN: token,
-    DATAMANCY_DATA_DIR: dataDir,
-    BROWSER_PORT: '0',
-    BROWSER_HOST: '127.0.0.1',
-    BROWSER_MAX_CONCURRENCY: String(c),
-    BROWSER_MAX_QUEUE: String(c),
+  const service = await startServiceProcess(REPO_ROOT, {
+    name: 'browser',
+    args: ['--import', 'tsx', 'services/browser/src/main.ts'],
+    readyMsg: 'browser listening',
+    env: {
+      DATAMANCY_API_TOKEN: token,
+      DATAMANCY_DATA_DIR: dataDir,
+      BROWSER_PORT: '0',
+      BROWSER_HOST: '127.0.0.1',
+      BROWSER_MAX_CONCURRENCY: String(c),
+      BROWSER_MAX_QUEUE: String(c),
+    },
   });
   const client = new BrowserClient({ baseUrl: service.url, token, timeoutMs: 60_000 });
   let peak = sampleMemory(service.pid);

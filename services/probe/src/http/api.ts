@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createReadStream, existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -136,6 +137,12 @@ export const MaintenanceSchema = z
     path: ['end'],
   });
 
+/** A request's signal that every check of a stack probe listens to (hundreds at once). */
+function manyListeners(signal: AbortSignal): AbortSignal {
+  setMaxListeners(0, signal);
+  return signal;
+}
+
 function requireService(deps: ApiDeps, name: string): ServiceView {
   const view = deps.orchestrator.view(name);
   if (view === undefined)
@@ -212,7 +219,7 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
         },
       });
     }
-    const reports = await orchestrator.probeStack(body.services, requestSignal(c));
+    const reports = await orchestrator.probeStack(body.services, manyListeners(requestSignal(c)));
     for (const r of reports) deps.scheduler?.postpone(r.name);
     const id = randomUUID();
     const result = {
@@ -242,7 +249,7 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
         data: { issues: [{ path: 'browser', message: 'no browser service is configured' }] },
       });
     }
-    const signal = requestSignal(c);
+    const signal = manyListeners(requestSignal(c));
     const entries = await Promise.all(
       body.services.map(async (url) => {
         const checks: CheckSpec[] = [

@@ -3,8 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 /**
- * The browser service in its own process, as `tsx services/browser/src/main.ts` runs it, and
- * memory readings of that process and every Chromium process under it, from /proc.
+ * A service in its own process (its standalone entry, under tsx or bundled), and readings of
+ * that process and every process under it (Chromium's, for the browser) from /proc.
  */
 
 export interface ServiceChild {
@@ -18,14 +18,24 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-export function startService(
+export interface ServiceProcessOptions {
+  /** Arguments to `node`, e.g. `['--import', 'tsx', 'services/browser/src/main.ts']`. */
+  args: string[];
+  env: Record<string, string>;
+  /** Its log line saying it listens, e.g. `browser listening` (the line carries `url`). */
+  readyMsg: string;
+  name: string;
+  timeoutMs?: number;
+}
+
+export function startServiceProcess(
   repoRoot: string,
-  env: Record<string, string>,
-  timeoutMs = 30_000,
+  options: ServiceProcessOptions,
 ): Promise<ServiceChild> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', ...env };
-  delete childEnv.DATAMANCY_CONFIG;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/browser/src/main.ts'], {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', ...options.env };
+  if (options.env.DATAMANCY_CONFIG === undefined) delete childEnv.DATAMANCY_CONFIG;
+  const child = spawn(process.execPath, options.args, {
     cwd: repoRoot,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -35,7 +45,7 @@ export function startService(
   void exited.then(() => live.delete(child));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM'); // the service closes Chromium on SIGTERM
+    child.kill('SIGTERM'); // services close cleanly on SIGTERM
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
@@ -43,20 +53,20 @@ export function startService(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`the browser service did not listen within ${timeoutMs} ms`));
+      reject(new Error(`the ${options.name} service did not listen within ${timeoutMs} ms`));
     }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the browser service exited early (code ${code})`));
+      reject(new Error(`the ${options.name} service exited early (code ${code})`));
     });
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (!line.startsWith('{')) return;
       const entry = JSON.parse(line) as { msg?: string; url?: string; level?: string };
-      if (entry.msg === 'browser listening' && entry.url !== undefined) {
+      if (entry.msg === options.readyMsg && entry.url !== undefined) {
         clearTimeout(timer);
         resolve({ url: entry.url, pid: child.pid ?? 0, stop });
       } else if (entry.level === 'error' || entry.level === 'warn') {
-        process.stderr.write(`[browser] ${line}\n`);
+        process.stderr.write(`[${options.name}] ${line}\n`);
       }
     });
   });
