@@ -255,6 +255,76 @@ describe.each(stores)('probe service on %s', (_name, openBackend) => {
     expect(states.find((s) => s.service === 'wiki')?.status.state).toBe('up');
   });
 
+  it('folds old results into hourly rollups, drops what is past keeping, and frees orphan proofs', async () => {
+    const hour = 3_600_000;
+    const base = Math.floor((Date.now() - 30 * 86_400_000) / hour) * hour;
+    const old = (i: number, status: 'pass' | 'fail', proof?: string) => ({
+      service: 'archive',
+      check: 'http',
+      kind: 'http' as const,
+      critical: true,
+      attempts: 1,
+      startedAt: base + i * 60_000,
+      status,
+      latencyMs: 10 * (i + 1),
+      message: status,
+      evidence: { reasons: [], ...(proof === undefined ? {} : { proof }) },
+    });
+    probe.repo.enqueue({
+      results: [old(0, 'pass'), old(1, 'fail', 'a'.repeat(64) + '.png'), old(2, 'pass')],
+    });
+    probe.repo.enqueue({ results: [{ ...old(0, 'pass'), startedAt: base - 200 * 86_400_000 }] });
+    await probe.repo.flush();
+    const now = Date.now();
+    const { folded, orphanProofs } = await probe.repo.applyRetention(
+      now - 7 * 86_400_000,
+      now - 90 * 86_400_000,
+    );
+    expect(folded).toBe(4);
+    expect(orphanProofs).toEqual(['a'.repeat(64) + '.png']);
+    const rollups = await probe.repo.rollups('archive', 0);
+    // the 200-day-old hour was folded, then dropped as past keeping
+    expect(rollups).toEqual([
+      {
+        service: 'archive',
+        check: 'http',
+        hour: base,
+        total: 3,
+        passed: 2,
+        degraded: 0,
+        failed: 1,
+        latencyAvg: 20,
+        latencyMax: 30,
+      },
+    ]);
+    expect(await probe.repo.results('archive', { limit: 10 })).toEqual([]);
+    // folding again adds to the same hour
+    probe.repo.enqueue({ results: [old(3, 'pass')] });
+    await probe.repo.flush();
+    await probe.repo.applyRetention(now - 7 * 86_400_000, now - 90 * 86_400_000);
+    expect((await probe.repo.rollups('archive', 0))[0]).toMatchObject({
+      total: 4,
+      passed: 3,
+      latencyMax: 40,
+    });
+    // recent results are untouched
+    expect((await probe.call('GET', '/services/wiki/history')).body.results.length).toBeGreaterThan(
+      0,
+    );
+  });
+
+  it('exposes per-service state and check counts on /metrics', async () => {
+    const res = await fetch(`${probe.url}/metrics`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    const text = await res.text();
+    expect(text).toContain('probe_service_up{service="wiki"} 1');
+    expect(text).toContain('probe_service_up{service="broken"} 0');
+    expect(text).toContain('probe_service_state{service="app",state="blocked"} 1');
+    expect(text).toMatch(/probe_check_attempts_total\{kind="http",status="fail"[^}]*\} \d+/);
+    expect(text).toMatch(/probe_transitions_total\{to="down"[^}]*\} \d+/);
+  });
+
   it('probes ad-hoc URLs through the SSRF guard', async () => {
     const { status, body } = await probe.call('POST', '/start-probe', {
       services: [`${web.url}/ok`, `${web.url}/500`],
