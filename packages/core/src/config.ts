@@ -35,7 +35,8 @@ function isPlainObject(value: unknown): value is PlainObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function loadConfigFile(path: string): PlainObject {
+/** Reads and parses a YAML (or JSON) file; a missing file or bad syntax is a ConfigError. */
+export function readYamlFile(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -44,14 +45,17 @@ export function loadConfigFile(path: string): PlainObject {
       { path: '(file)', message: `cannot read ${path}: ${(err as Error).message}` },
     ]);
   }
-  let data: unknown;
   try {
-    data = parseYaml(text);
+    return parseYaml(text) as unknown;
   } catch (err) {
     throw new ConfigError([
       { path: '(file)', message: `${path} is not valid YAML/JSON: ${(err as Error).message}` },
     ]);
   }
+}
+
+export function loadConfigFile(path: string): PlainObject {
+  const data = readYamlFile(path);
   if (data === null || data === undefined) return {};
   if (!isPlainObject(data)) {
     throw new ConfigError([

@@ -16,6 +16,7 @@ export {
   loadConfig,
   loadConfigFile,
   parseOverrides,
+  readYamlFile,
   setPath,
 } from './config.ts';
 export type { EnvBinding, EnvKind, LoadConfigOptions } from './config.ts';

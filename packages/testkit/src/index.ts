@@ -4,5 +4,5 @@ export { startHttpFixture } from './http-fixture.ts';
 export type { FixtureServer } from './http-fixture.ts';
 export { BUSYBOX_IMAGE, CONTAINERS_CONF, startPodman } from './podman.ts';
 export type { PodmanFixture } from './podman.ts';
-export { startPostgres } from './postgres.ts';
+export { freePort, startPostgres } from './postgres.ts';
 export type { PostgresFixture } from './postgres.ts';

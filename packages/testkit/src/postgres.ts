@@ -24,7 +24,8 @@ function pgBin(name: string): string {
   throw new Error(`PostgreSQL's ${name} is not installed: run scripts/setup-system.sh`);
 }
 
-function freePort(): Promise<number> {
+/** A loopback port that was free a moment ago (nothing listens on it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -10,6 +9,7 @@ import {
   TokenRegistry,
   type Store,
 } from '@datamancy/core';
+import { freePort } from '@datamancy/testkit';
 import { ProbeConfigSchema } from '../src/config.ts';
 import { expandManifest } from '../src/manifest/expand.ts';
 import type { Manifest, ManifestInput } from '../src/manifest/schema.ts';
@@ -105,13 +105,4 @@ export async function startTestProbe(options: {
 }
 
 /** A loopback port nothing listens on. */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export const closedPort = freePort;

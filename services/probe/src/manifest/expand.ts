@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { ConfigError, toValidationIssues, type ValidationIssue } from '@datamancy/core';
+import {
+  ConfigError,
+  readYamlFile,
+  toValidationIssues,
+  type ValidationIssue,
+} from '@datamancy/core';
 import {
   ManifestSchema,
   type CheckOutput,
@@ -263,22 +266,5 @@ export function findCycle(
 
 /** Reads a YAML or JSON manifest file and expands it. */
 export function loadManifestFile(path: string, options: Omit<ExpandOptions, 'origin'>): Manifest {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError([
-      { path: '(file)', message: `cannot read ${path}: ${(err as Error).message}` },
-    ]);
-  }
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(
-      [{ path: '(file)', message: `not valid YAML/JSON: ${(err as Error).message}` }],
-      path,
-    );
-  }
-  return expandManifest(document, { ...options, origin: path });
+  return expandManifest(readYamlFile(path), { ...options, origin: path });
 }
