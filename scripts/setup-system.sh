@@ -25,6 +25,10 @@ PACKAGES=(
   # SSH operations: a real sshd for the forced-command wrapper tests
   openssh-server
   openssh-client
+  # probe: OCR of screenshots; discovery: `caddy adapt` proves parsed Caddyfiles are real ones
+  tesseract-ocr
+  tesseract-ocr-eng
+  caddy
 )
 
 missing=()

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '@datamancy/core';
 import { ApiError } from '@datamancy/clients';
+import { registerDiscover } from './commands/discover.ts';
 import { registerOps } from './commands/ops.ts';
 import { registerProbe } from './commands/probe.ts';
 import { registerServe } from './commands/serve.ts';
@@ -19,6 +20,7 @@ export function createProgram(): Command {
   registerTools(program);
   registerToken(program);
   registerOps(program);
+  registerDiscover(program);
   registerProbe(program);
   return program;
 }

@@ -121,9 +121,7 @@ export function createServiceApp(options: ServiceAppOptions): {
     }
     const token = parseBearer(c.req.header('authorization'));
     const identity =
-      token === undefined
-        ? options.authenticate?.(c)
-        : options.tokens.authenticate(token);
+      token === undefined ? options.authenticate?.(c) : options.tokens.authenticate(token);
     if (identity === undefined) {
       const answer = token === undefined ? options.unauthenticated?.(c) : undefined;
       if (answer !== undefined) return answer;
