@@ -1,6 +1,7 @@
 import { type Logger, type RunningServer, type Store, type TokenRegistry } from '@datamancy/core';
 import { startBrowserService } from '@datamancy/browser';
 import { startProbeService } from '@datamancy/probe';
+import { createEngine, discoverStack } from '@datamancy/stack-discovery';
 import { startToolServer, type ToolServerConfig } from '@datamancy/tool-server';
 import type { DatamancyConfig } from './config.ts';
 
@@ -69,6 +70,17 @@ export const SERVICES: readonly ServiceSpec[] = [
         // browser service and tool server with the admin token (unless configured).
         selfServices: rt.urls,
         serviceToken: rt.config.auth.adminToken,
+        // ...and what the local container engine runs, if one answers.
+        discover: async (signal) => {
+          const { containerEngine, domain } = rt.config;
+          const result = await discoverStack({
+            engine: createEngine(containerEngine.host, containerEngine.runtimeDir),
+            onEngineError: 'warn',
+            domain,
+            signal,
+          });
+          return { services: result.manifest.services, warnings: result.warnings };
+        },
       }),
   },
 ];

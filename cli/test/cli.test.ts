@@ -1,93 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCliSync, serveCli, type Served } from './helpers.ts';
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'datamancy.js');
-const CLEAN_ENV = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([k]) =>
-      !k.startsWith('DATAMANCY_') &&
-      !k.startsWith('TOOLSERVER_') &&
-      !k.startsWith('KFUNCDB_') &&
-      !k.startsWith('LLM_'),
-  ),
-);
-
-function run(args: string[], env: Record<string, string> = {}) {
-  const res = spawnSync(process.execPath, [BIN, ...args], {
-    env: { ...CLEAN_ENV, ...env },
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
-}
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  /** The probe's URL when serve ran it. */
-  probeUrl?: string;
-  logs: string[];
-  exited: Promise<number | null>;
-}
-
-function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'serve',
-      '--set',
-      'toolServer.port=0',
-      '--set',
-      'browser.port=0',
-      '--set',
-      'probe.port=0',
-      ...args,
-    ],
-    {
-      env: { ...CLEAN_ENV, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const logs: string[] = [];
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`serve did not start:\n${logs.join('')}`)),
-      20_000,
-    );
-    let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      logs.push(chunk.toString());
-      // the tool server's URL, once the whole control plane says it is up
-      const match = /"service":"tool-server"[^\n]*"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffer);
-      if (match?.[1] !== undefined && buffer.includes('datamancy control plane is up')) {
-        clearTimeout(timer);
-        const probe = /"service":"probe"[^\n]*"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffer);
-        resolve({
-          child,
-          url: match[1],
-          ...(probe?.[1] === undefined ? {} : { probeUrl: probe[1] }),
-          logs,
-          exited,
-        });
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited ${code}:\n${logs.join('')}`));
-    });
-  });
-}
+const run = runCliSync;
+const serve = serveCli;
 
 const started: Served[] = [];
 afterAll(() => {

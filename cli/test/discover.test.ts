@@ -1,48 +1,22 @@
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadManifestFile } from '@datamancy/probe';
+import { runCli, type CliResult } from './helpers.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const BIN = join(HERE, '..', 'bin', 'datamancy.js');
 const FIXTURES = join(HERE, '..', '..', 'packages', 'stack-discovery', 'test', 'fixtures', 'stack');
 const NO_ENGINE = `unix://${join(tmpdir(), 'dm-no-engine.sock')}`;
-const CLEAN_ENV = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([k]) =>
-      !k.startsWith('DATAMANCY_') &&
-      !k.startsWith('COMPOSE_') &&
-      !['DOMAIN', 'DOCKER_HOST', 'POSTGRES_PASSWORD', 'XDG_RUNTIME_DIR'].includes(k),
-  ),
-);
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `datamancy discover …`; several may run at once (each is a Node start-up). */
 function run(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<Result> {
-  const child = spawn(process.execPath, [BIN, 'discover', ...args], {
-    cwd: options.cwd ?? tmpdir(),
-    env: { ...CLEAN_ENV, DOCKER_HOST: NO_ENGINE, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 30_000,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+): Promise<CliResult> {
+  return runCli(['discover', ...args], {
+    ...options,
+    env: { DOCKER_HOST: NO_ENGINE, ...options.env },
   });
 }
 

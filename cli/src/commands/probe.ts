@@ -11,7 +11,15 @@ interface ProbeFlags extends ClientFlags {
   concurrency: string;
 }
 
-const HEALTHY = new Set(['up', 'maintenance']);
+/**
+ * Healthy now: in maintenance, or up with this round passing. A failing round of an up
+ * service (below its failure threshold) is not healthy here, though the probe has not
+ * changed its state yet.
+ */
+function healthy(r: RoundReportInfo): boolean {
+  if (r.state === 'maintenance') return true;
+  return r.state === 'up' && r.outcome !== 'fail' && r.outcome !== 'degraded';
+}
 
 function row(r: RoundReportInfo): string[] {
   const failing = r.checks.filter((c) => c.status === 'fail' || c.status === 'degraded');
@@ -55,7 +63,9 @@ export function registerProbe(program: Command): void {
         'after',
         `
 Progress goes to stderr, the table (or --json) to stdout.
-Exit status: 0 every service up (or in maintenance), ${EXIT_UNHEALTHY} some service is not, 1 error, 2 usage.
+Exit status: 0 every service up with a passing round (or in maintenance), ${EXIT_UNHEALTHY} some
+service is not, 1 error, 2 usage. STATE is the probe's verdict (it waits for its failure
+threshold before calling a service down); OUTCOME is this round's.
 
 Examples:
   datamancy probe                   # every service
@@ -104,9 +114,9 @@ Examples:
       process.stdout.write(
         `${formatTable(ordered.map(row), ['SERVICE', 'STATE', 'OUTCOME', 'LATENCY', 'DETAIL'])}\n`,
       );
-      const bad = ordered.filter((r) => !HEALTHY.has(r.state)).length;
+      const bad = ordered.filter((r) => !healthy(r)).length;
       process.stdout.write(`\n${ordered.length - bad} of ${ordered.length} healthy\n`);
     }
-    if (ordered.some((r) => !HEALTHY.has(r.state))) process.exitCode = EXIT_UNHEALTHY;
+    if (ordered.some((r) => !healthy(r))) process.exitCode = EXIT_UNHEALTHY;
   });
 }

@@ -48,6 +48,8 @@ export interface StartProbeServiceOptions {
   /** OCR for browser checks; default: tesseract when installed. `null`: none. */
   ocr?: Ocr | null;
   investigate?: Investigate;
+  /** Finds the running stack's services when no manifest is configured (`serve` passes one). */
+  discover?: (signal: AbortSignal) => Promise<Discovered>;
   /** Start the schedule (default true); tests drive rounds by hand. */
   schedule?: boolean;
 }
@@ -61,30 +63,77 @@ export interface RunningProbeService {
   close(): Promise<void>;
 }
 
-/** The manifest used when none is configured: the control plane's own services by `/healthz`. */
+/** The control plane's own services, watched by `/healthz`. */
+export function selfServices(
+  services: Readonly<Record<string, string>>,
+): ManifestInput['services'] {
+  return Object.entries(services).map(([name, url]) => ({
+    name,
+    group: 'control plane',
+    description: `Datamancy ${name}`,
+    checks: [
+      {
+        kind: 'http',
+        name: 'healthz',
+        url: `${url.replace(/\/+$/, '')}/healthz`,
+        expectStatus: [200],
+        json: { path: 'status', equals: 'ok' },
+        latencyBudgetMs: 1000,
+      },
+    ],
+  }));
+}
+
+/** The manifest used when none is configured: the control plane's own services. */
 export function selfManifest(
   services: Readonly<Record<string, string>>,
   intervalS: number,
   domain: string,
 ): Manifest {
-  const document: ManifestInput = {
-    services: Object.entries(services).map(([name, url]) => ({
-      name,
-      group: 'control plane',
-      description: `Datamancy ${name}`,
-      checks: [
-        {
-          kind: 'http',
-          name: 'healthz',
-          url: `${url.replace(/\/+$/, '')}/healthz`,
-          expectStatus: [200],
-          json: { path: 'status', equals: 'ok' },
-          latencyBudgetMs: 1000,
-        },
-      ],
-    })),
-  };
-  return expandManifest(document, { domain, defaultIntervalS: intervalS });
+  return expandManifest(
+    { services: selfServices(services) },
+    { domain, defaultIntervalS: intervalS },
+  );
+}
+
+/** What a discovery of the running stack found (see `@datamancy/stack-discovery`). */
+export interface Discovered {
+  services: readonly unknown[];
+  warnings: readonly string[];
+}
+
+/** Longest a start-up discovery may take before the probe starts without it. */
+export const DISCOVERY_TIMEOUT_MS = 10_000;
+
+/**
+ * Without a manifest: the control plane's own services plus what `discover` finds (the live
+ * container engine, when `probe.discover` is on). A discovery that fails or produces an
+ * invalid manifest is logged and left out; the probe starts anyway.
+ */
+async function defaultManifest(
+  options: StartProbeServiceOptions,
+  logger: Logger,
+): Promise<{ manifest: Manifest; source: string }> {
+  const { config, common } = options;
+  const expand = { domain: common.domain, defaultIntervalS: config.intervalS };
+  const own = selfServices(options.selfServices ?? {});
+  if (!config.discover || options.discover === undefined) {
+    return { manifest: expandManifest({ services: own }, expand), source: 'self' };
+  }
+  try {
+    const found = await options.discover(AbortSignal.timeout(DISCOVERY_TIMEOUT_MS));
+    for (const warning of found.warnings) logger.warn({ warning }, 'discovery');
+    const taken = new Set(own.map((s) => s.name));
+    const services = [
+      ...own,
+      ...(found.services as ManifestInput['services']).filter((s) => !taken.has(s.name)),
+    ];
+    const manifest = expandManifest({ services }, expand);
+    return { manifest, source: `self + discovered (${services.length - own.length})` };
+  } catch (err) {
+    logger.warn({ err }, 'discovery failed: watching the control plane only');
+    return { manifest: expandManifest({ services: own }, expand), source: 'self' };
+  }
 }
 
 /** Every host the manifest's checks name, so the SSRF guard lets the probe reach them. */
@@ -110,21 +159,21 @@ export async function startProbeService(
 ): Promise<RunningProbeService> {
   const { config, common } = options;
   const logger = options.logger.child({ service: 'probe' });
-  const manifest =
-    options.manifest ??
-    (config.manifestPath !== undefined
-      ? loadManifestFile(config.manifestPath, {
-          domain: common.domain,
-          defaultIntervalS: config.intervalS,
-        })
-      : selfManifest(options.selfServices ?? {}, config.intervalS, common.domain));
-  logger.info(
-    {
-      services: manifest.services.length,
-      source: options.manifest !== undefined ? 'given' : (config.manifestPath ?? 'self'),
-    },
-    'probe manifest loaded',
-  );
+  let manifest: Manifest;
+  let source: string;
+  if (options.manifest !== undefined) {
+    manifest = options.manifest;
+    source = 'given';
+  } else if (config.manifestPath !== undefined) {
+    manifest = loadManifestFile(config.manifestPath, {
+      domain: common.domain,
+      defaultIntervalS: config.intervalS,
+    });
+    source = config.manifestPath;
+  } else {
+    ({ manifest, source } = await defaultManifest(options, logger));
+  }
+  logger.info({ services: manifest.services.length, source }, 'probe manifest loaded');
 
   const guard = createSsrfGuard({
     allowHosts: stackAllowHosts(common.domain, [...config.allowHosts, ...manifestHosts(manifest)]),

@@ -46,7 +46,10 @@ export interface TestProbe extends RunningProbeService {
 }
 
 export async function startTestProbe(options: {
-  manifest: Manifest;
+  /** Unset: the default manifest (own services, plus `discover`). */
+  manifest?: Manifest;
+  discover?: StartProbeServiceOptions['discover'];
+  selfServices?: Record<string, string>;
   store?: Store;
   config?: Record<string, unknown>;
   ocr?: StartProbeServiceOptions['ocr'];
@@ -66,7 +69,9 @@ export async function startTestProbe(options: {
     logger: createSilentLogger(),
     tokens,
     store,
-    manifest: options.manifest,
+    ...(options.manifest === undefined ? {} : { manifest: options.manifest }),
+    ...(options.discover === undefined ? {} : { discover: options.discover }),
+    ...(options.selfServices === undefined ? {} : { selfServices: options.selfServices }),
     ocr: options.ocr ?? null,
     ...(options.investigate === undefined ? {} : { investigate: options.investigate }),
     schedule: options.schedule ?? false,
