@@ -120,10 +120,12 @@ export function createServiceApp(options: ServiceAppOptions): {
       return;
     }
     const token = parseBearer(c.req.header('authorization'));
+    // Hono types a middleware's input as `any`; the hooks read headers and the peer only.
+    const ctx = c as unknown as ServiceContext;
     const identity =
-      token === undefined ? options.authenticate?.(c) : options.tokens.authenticate(token);
+      token === undefined ? options.authenticate?.(ctx) : options.tokens.authenticate(token);
     if (identity === undefined) {
-      const answer = token === undefined ? options.unauthenticated?.(c) : undefined;
+      const answer = token === undefined ? options.unauthenticated?.(ctx) : undefined;
       if (answer !== undefined) return answer;
       c.header('WWW-Authenticate', `Bearer realm="datamancy"`);
       throw new AppError(

@@ -91,3 +91,4 @@ export type {
 export { runStandalone } from './standalone.ts';
 export type { StandaloneOptions, StandaloneRuntime } from './standalone.ts';
 export { BEARER_SECURITY_SCHEMES, errorEnvelopeSchema, errorResponse } from './openapi.ts';
+export { findCycle } from './graph.ts';

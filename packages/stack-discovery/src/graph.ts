@@ -1,4 +1,5 @@
 import type { EdgeReason, GraphEdge } from './types.ts';
+import { findCycle } from '@datamancy/core';
 
 /**
  * Graph helpers: which services are databases, whether a value refers to one, and cycles —
@@ -85,31 +86,6 @@ export function refersTo(key: string | undefined, value: string, host: string): 
 }
 
 const STRENGTH: Record<EdgeReason, number> = { sso: 0, database: 1, depends_on: 2 };
-
-/** A cycle as names with the first repeated last, or undefined. */
-function findCycle(adjacency: Map<string, Set<string>>): string[] | undefined {
-  const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (name: string): string[] | undefined => {
-    const seen = state.get(name);
-    if (seen === 'done') return undefined;
-    if (seen === 'visiting') return [...stack.slice(stack.indexOf(name)), name];
-    state.set(name, 'visiting');
-    stack.push(name);
-    for (const next of adjacency.get(name) ?? []) {
-      const cycle = visit(next);
-      if (cycle !== undefined) return cycle;
-    }
-    stack.pop();
-    state.set(name, 'done');
-    return undefined;
-  };
-  for (const name of adjacency.keys()) {
-    const cycle = visit(name);
-    if (cycle !== undefined) return cycle;
-  }
-  return undefined;
-}
 
 export interface CycleReport {
   cycles: string[][];

@@ -5,7 +5,7 @@ export type { ProbeConfig } from './config.ts';
 export { createOpenApiDocument } from './http/openapi.ts';
 export {
   expandManifest,
-  findCycle,
+  findDependencyCycle,
   loadManifestFile,
   substituteDomain,
   wellKnownPort,

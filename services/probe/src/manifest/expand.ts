@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  findCycle,
   readYamlFile,
   toValidationIssues,
   type ValidationIssue,
@@ -224,7 +225,7 @@ export function expandManifest(document: unknown, options: ExpandOptions): Manif
     });
   });
   if (issues.length === 0) {
-    const cycle = findCycle(services);
+    const cycle = findDependencyCycle(services);
     if (cycle !== undefined) {
       issues.push({
         path: `services[${names.get(cycle[0] ?? '') ?? 0}].dependsOn`,
@@ -237,31 +238,10 @@ export function expandManifest(document: unknown, options: ExpandOptions): Manif
 }
 
 /** A dependency cycle as a list of names (first repeated last), if there is one. */
-export function findCycle(
+export function findDependencyCycle(
   services: readonly { name: string; dependsOn: readonly string[] }[],
 ): string[] | undefined {
-  const deps = new Map(services.map((s) => [s.name, s.dependsOn]));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (name: string): string[] | undefined => {
-    const seen = state.get(name);
-    if (seen === 'done') return undefined;
-    if (seen === 'visiting') return [...stack.slice(stack.indexOf(name)), name];
-    state.set(name, 'visiting');
-    stack.push(name);
-    for (const dep of deps.get(name) ?? []) {
-      const cycle = visit(dep);
-      if (cycle !== undefined) return cycle;
-    }
-    stack.pop();
-    state.set(name, 'done');
-    return undefined;
-  };
-  for (const { name } of services) {
-    const cycle = visit(name);
-    if (cycle !== undefined) return cycle;
-  }
-  return undefined;
+  return findCycle(new Map(services.map((s) => [s.name, s.dependsOn])));
 }
 
 /** Reads a YAML or JSON manifest file and expands it. */
