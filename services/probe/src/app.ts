@@ -8,7 +8,10 @@ import {
 } from '@datamancy/core';
 import type { ProofStore } from './checks/proofs.ts';
 import type { AttemptRunner } from './checks/run.ts';
+import type { HealEngine } from './heal/engine.ts';
+import type { HealStore } from './heal/store.ts';
 import { registerApiRoutes } from './http/api.ts';
+import { registerHealRoutes } from './http/heal-api.ts';
 import { DASHBOARD_PUBLIC_PATHS, redirectToLogin, registerDashboard } from './http/dashboard.ts';
 import { createOpenApiDocument } from './http/openapi.ts';
 import type { ServiceContext } from '@datamancy/core';
@@ -28,6 +31,8 @@ export interface ProbeAppDeps {
   runAttempt: AttemptRunner;
   guard: SsrfGuard;
   browserAvailable: boolean;
+  heal: HealEngine;
+  healStore: HealStore;
   /** Session cookie or trusted SSO headers, for the dashboard. */
   authenticate: (c: ServiceContext) => Identity | undefined;
   issueSession: (identity: Identity) => string;
@@ -55,6 +60,7 @@ export function createApp(deps: ProbeAppDeps): {
   const openapi = createOpenApiDocument(PROBE_VERSION);
   app.get('/openapi.json', (c) => c.json(openapi));
   registerApiRoutes(app, deps);
+  registerHealRoutes(app, deps);
   registerDashboard(app, deps);
   return { app, metrics: probeMetrics };
 }

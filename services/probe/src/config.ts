@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EnvBinding } from '@datamancy/core';
+import { HealConfigSchema } from './heal/policy.ts';
 
 const serviceUrl = z.url({ protocol: /^https?$/ });
 
@@ -72,6 +73,8 @@ export const ProbeConfigSchema = z.object({
         .default(12),
     })
     .prefault({}),
+  /** Self-healing: policy, budgets, approvals, notifications (docs/healing.md). */
+  heal: HealConfigSchema.prefault({}),
   /** The optional LLM investigator (needs `llm.baseUrl`). */
   agent: z
     .object({
@@ -96,4 +99,6 @@ export const PROBE_ENV_BINDINGS: readonly EnvBinding[] = [
   { env: 'PROBE_ALLOW_HOSTS', path: 'probe.allowHosts', kind: 'list' },
   { env: 'PROBE_TRUSTED_PROXIES', path: 'probe.dashboard.trustedProxies', kind: 'list' },
   { env: 'PROBE_AGENT', path: 'probe.agent.enabled', kind: 'bool' },
+  { env: 'HEAL_ENABLED', path: 'probe.heal.enabled', kind: 'bool' },
+  { env: 'HEAL_WEBHOOK_URL', path: 'probe.heal.notify.webhookUrl' },
 ];

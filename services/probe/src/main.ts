@@ -19,6 +19,9 @@ import {
 } from '@datamancy/core';
 import { createInvestigator } from './agent/investigator.ts';
 import { createApp } from './app.ts';
+import { HealEngine, type ToolCaller } from './heal/engine.ts';
+import { createSender } from './heal/notify.ts';
+import { HealStore } from './heal/store.ts';
 import { createAttemptRunner } from './checks/dispatch.ts';
 import { RestartHistory, type InspectedContainer } from './checks/container.ts';
 import { ProbeHttp } from './checks/http.ts';
@@ -56,6 +59,8 @@ export interface StartProbeServiceOptions {
 
 export interface RunningProbeService {
   server: RunningServer;
+  heal: HealEngine;
+  healStore: HealStore;
   orchestrator: Orchestrator;
   scheduler: Scheduler;
   repo: ProbeRepository;
@@ -248,10 +253,13 @@ export async function startProbeService(
 
   const repo = new ProbeRepository(options.store);
   await repo.migrate();
+  const healStore = new HealStore(options.store);
+  await healStore.migrate();
   // Metrics hooks, bound once the app (and its registry) exists.
   const hooks: {
     onRound?: (report: RoundReport) => void;
     onCheck?: (kind: string, status: string) => void;
+    heal?: (report: RoundReport) => void;
   } = {};
   const dispatch = createAttemptRunner({
     http,
@@ -280,9 +288,25 @@ export async function startProbeService(
     },
     logger,
     investigate,
-    onRound: (report) => hooks.onRound?.(report),
+    onRound: (report) => {
+      hooks.onRound?.(report);
+      hooks.heal?.(report);
+    },
   });
   await orchestrator.init(manifest);
+  const callTool: ToolCaller | undefined =
+    tools === undefined
+      ? undefined
+      : async (name, args, signal) => (await tools.callTool(name, args, signal)).result;
+  const heal = new HealEngine({
+    store: healStore,
+    orchestrator,
+    config: config.heal,
+    tools: callTool,
+    send: createSender(config.heal.notify, logger),
+    logger: logger.child({ component: 'heal' }),
+  });
+  await heal.resume();
   const scheduler = new Scheduler(orchestrator, {
     jitter: config.jitter,
     startupSpreadS: config.startupSpreadS,
@@ -305,12 +329,15 @@ export async function startProbeService(
     runAttempt,
     guard,
     browserAvailable: browser !== undefined,
+    heal,
+    healStore,
     authenticate: auth.authenticate,
     issueSession: auth.issue,
     sessionHours: config.dashboard.sessionHours,
     health: () => ({ scheduled: options.schedule !== false }),
   });
   hooks.onRound = built.metrics.onRound;
+  hooks.heal = (report) => heal.onRound(report);
   hooks.onCheck = built.metrics.onCheck;
 
   // Retention: raw results become hourly rollups after rawDays; everything goes after keepDays.
@@ -332,6 +359,14 @@ export async function startProbeService(
     3_600_000,
   );
   retentionTimer.unref();
+  const approvalTimer = setInterval(
+    () =>
+      void heal
+        .expireApprovals()
+        .catch((err: unknown) => logger.error({ err }, 'approval expiry failed')),
+    60_000,
+  );
+  approvalTimer.unref();
 
   const server = await listen(built.app, {
     host: config.host ?? common.host,
@@ -342,13 +377,17 @@ export async function startProbeService(
   if (options.schedule !== false) scheduler.start();
   return {
     server,
+    heal,
+    healStore,
     orchestrator,
     scheduler,
     repo,
     proofs,
     close: async () => {
       clearInterval(retentionTimer);
+      clearInterval(approvalTimer);
       await scheduler.stop();
+      await heal.close();
       await server.close();
       await repo.flush();
       http.close();

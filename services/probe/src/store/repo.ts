@@ -100,7 +100,7 @@ export interface RoundRecord {
   outcome: RoundOutcome;
   state: ServiceState;
   latencyMs: number;
-  trigger: 'schedule' | 'manual' | 'stack';
+  trigger: 'schedule' | 'manual' | 'stack' | 'verify';
   llmVerdict?: unknown;
 }
 
