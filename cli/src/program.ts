@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '@datamancy/core';
 import { ApiError } from '@datamancy/clients';
 import { registerDiscover } from './commands/discover.ts';
+import { registerIncidents } from './commands/incidents.ts';
 import { registerOps } from './commands/ops.ts';
 import { registerProbe } from './commands/probe.ts';
 import { registerServe } from './commands/serve.ts';
@@ -22,6 +23,7 @@ export function createProgram(): Command {
   registerOps(program);
   registerDiscover(program);
   registerProbe(program);
+  registerIncidents(program);
   return program;
 }
 

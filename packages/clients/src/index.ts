@@ -30,7 +30,10 @@ export type {
 export { ProbeClient } from './probe.ts';
 export type {
   CheckResultInfo,
+  IncidentDetail,
+  IncidentInfo,
   MaintenanceWindowInfo,
+  ProposalInfo,
   ProbeSummary,
   RoundOutcomeName,
   RoundReportInfo,

@@ -59,6 +59,51 @@ export interface MaintenanceWindowInfo {
   createdAt: number;
 }
 
+export interface IncidentInfo {
+  id: number;
+  service: string;
+  status: 'open' | 'resolved';
+  stage: string;
+  fingerprint: string;
+  signature: string;
+  openedAt: number;
+  updatedAt: number;
+  resolvedAt: number | null;
+  resolution: string | null;
+  dependents: string[];
+  findings: { id: string; summary: string; confidence: number; evidence: string[] }[];
+}
+
+export interface ProposalInfo {
+  id: number;
+  incidentId: number;
+  service: string;
+  action: string;
+  parameters: Record<string, unknown>;
+  confidence: number;
+  safety: 'safe' | 'needs_review' | 'forbidden';
+  reasoning: string;
+  status: string;
+  decision: string;
+  decidedBy: string | null;
+  expiresAt: number | null;
+  preview: unknown;
+}
+
+export interface IncidentDetail {
+  incident: IncidentInfo;
+  timeline: { at: number; kind: string; message: string; detail: unknown }[];
+  proposals: ProposalInfo[];
+  actions: {
+    id: number;
+    action: string;
+    status: string;
+    startedAt: number;
+    finishedAt: number | null;
+    error: string | null;
+  }[];
+}
+
 /** Typed client of the probe service (port 8089). */
 export class ProbeClient {
   readonly http: HttpClient;
@@ -116,5 +161,40 @@ export class ProbeClient {
 
   deleteMaintenance(id: number): Promise<unknown> {
     return this.http.request('DELETE', `/maintenance/${id}`);
+  }
+
+  incidents(
+    q: { status?: 'open' | 'resolved' | 'all'; service?: string; limit?: number } = {},
+  ): Promise<{ incidents: IncidentInfo[] }> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+    const query = params.toString();
+    return this.http.request('GET', `/incidents${query === '' ? '' : `?${query}`}`);
+  }
+
+  incident(id: number): Promise<IncidentDetail> {
+    return this.http.request('GET', `/incidents/${id}`);
+  }
+
+  approvals(): Promise<{ approvals: (ProposalInfo & { incident?: IncidentInfo })[] }> {
+    return this.http.request('GET', '/approvals');
+  }
+
+  approve(proposalId: number): Promise<{ proposal: ProposalInfo }> {
+    return this.http.request('POST', `/approvals/${proposalId}/approve`);
+  }
+
+  reject(proposalId: number, reason: string): Promise<{ proposal: ProposalInfo }> {
+    return this.http.request('POST', `/approvals/${proposalId}/reject`, { reason });
+  }
+
+  analyze(
+    service: string,
+  ): Promise<{ incident?: IncidentInfo; findings: unknown[]; proposals: ProposalInfo[] }> {
+    return this.http.request('POST', '/analyze-and-propose-fixes', { service });
+  }
+
+  executeFix(proposalId: number): Promise<{ proposal: ProposalInfo }> {
+    return this.http.request('POST', '/execute-fix', { proposalId });
   }
 }
