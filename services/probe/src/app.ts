@@ -11,6 +11,7 @@ import type { AttemptRunner } from './checks/run.ts';
 import type { HealEngine } from './heal/engine.ts';
 import type { HealStore } from './heal/store.ts';
 import { registerApiRoutes } from './http/api.ts';
+import { registerIncidentPages } from './http/dashboard-incidents.ts';
 import { registerHealRoutes } from './http/heal-api.ts';
 import { DASHBOARD_PUBLIC_PATHS, redirectToLogin, registerDashboard } from './http/dashboard.ts';
 import { createOpenApiDocument } from './http/openapi.ts';
@@ -62,5 +63,6 @@ export function createApp(deps: ProbeAppDeps): {
   registerApiRoutes(app, deps);
   registerHealRoutes(app, deps);
   registerDashboard(app, deps);
+  registerIncidentPages(app, deps);
   return { app, metrics: probeMetrics };
 }

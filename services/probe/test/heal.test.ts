@@ -302,6 +302,32 @@ describe('self-healing against a real container', () => {
         const a = (await probe.call('GET', '/approvals')).body.approvals as Json[];
         return a.length > 0 ? a : undefined;
       });
+      // the dashboard shows it with its forms
+      const listing = await fetch(`${probe.url}/ui/incidents`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      const page = await listing.text();
+      expect(page).toContain('Waiting for approval');
+      expect(page).toContain(`/ui/approvals/${String(pending[0].id)}/approve`);
+      const readerPage = await fetch(`${probe.url}/ui/incidents`, {
+        headers: { authorization: `Bearer ${READER}` },
+      });
+      expect(await readerPage.text()).toContain('an admin decides');
+      const detailPage = await fetch(`${probe.url}/ui/incidents/${String(pending[0].incidentId)}`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      expect(await detailPage.text()).toMatch(/crashed/);
+      const forged = await fetch(`${probe.url}/ui/approvals/${String(pending[0].id)}/approve`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${ADMIN}`,
+          origin: 'https://evil.example',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: '',
+        redirect: 'manual',
+      });
+      expect(forged.status).toBe(403);
       const bad = await probe.call('POST', `/approvals/${String(pending[0].id)}/reject`, {});
       expect(bad.status).toBe(400);
       expect(bad.body.error.issues[0].path).toBe('reason');

@@ -62,7 +62,7 @@ form.inline{display:inline}.login{max-width:380px;margin:12vh auto;background:va
 .login input{width:100%;padding:8px;margin:8px 0 14px;background:#0b0f13;color:var(--text);border:1px solid var(--line);border-radius:6px}.error{color:var(--down)}
 `;
 
-function page(
+export function page(
   title: string,
   body: Raw,
   options: { refreshS?: number; identity?: Identity } = {},
@@ -85,7 +85,8 @@ function page(
             ${
               options.identity === undefined
                 ? ''
-                : html`<span>${options.identity.name}</span>
+                : html`<a href="/">Services</a> <a href="/ui/incidents">Incidents</a>
+                    <span>${options.identity.name}</span>
                     <form class="inline" method="post" action="/logout">
                       <button type="submit">Log out</button>
                     </form>`
@@ -97,7 +98,7 @@ function page(
     </html>`.value;
 }
 
-function ago(at: number | null, now = Date.now()): string {
+export function ago(at: number | null, now = Date.now()): string {
   if (at === null) return 'never';
   const s = Math.max(0, Math.round((now - at) / 1000));
   if (s < 60) return `${s}s ago`;
@@ -247,7 +248,7 @@ function wantsHtml(c: ServiceContext): boolean {
 }
 
 /** Same-origin check for the dashboard's forms (the cookie is SameSite=Strict as well). */
-function sameOrigin(c: ServiceContext): boolean {
+export function sameOrigin(c: ServiceContext): boolean {
   const origin = c.req.header('origin');
   if (origin === undefined) return true; // non-browser clients; they carry a bearer token
   try {
