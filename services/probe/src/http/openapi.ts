@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BEARER_SECURITY_SCHEMES, errorEnvelopeSchema, errorResponse } from '@datamancy/core';
 import { AdHocSchema, HistoryQuery, MaintenanceSchema, StackProbeSchema } from './api.ts';
+import { AnalyzeSchema, ExecuteSchema, IncidentQuery, RejectSchema } from './heal-api.ts';
 
 /**
  * The probe's OpenAPI 3.1 document, served at `GET /openapi.json`. Request bodies come from
@@ -109,6 +110,60 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
         CheckResult: checkResult,
         ServiceView: serviceView,
         Summary: summary,
+        Incident: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer' },
+            service: { type: 'string' },
+            status: { enum: ['open', 'resolved'] },
+            stage: {
+              enum: [
+                'diagnosing',
+                'awaiting_approval',
+                'acting',
+                'verifying',
+                'escalated',
+                'resolved',
+              ],
+            },
+            fingerprint: { type: 'string' },
+            signature: { type: 'string' },
+            openedAt: { type: 'integer' },
+            resolvedAt: { type: ['integer', 'null'] },
+            resolution: { type: ['string', 'null'] },
+            dependents: { type: 'array', items: { type: 'string' } },
+            findings: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  id: { type: 'string' },
+                  summary: { type: 'string' },
+                  confidence: { type: 'number' },
+                  evidence: { type: 'array', items: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+        Proposal: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer' },
+            incidentId: { type: 'integer' },
+            service: { type: 'string' },
+            action: { type: 'string' },
+            parameters: { type: 'object' },
+            confidence: { type: 'number' },
+            safety: { enum: ['safe', 'needs_review', 'forbidden'] },
+            reasoning: { type: 'string' },
+            preview: { description: "the tool's dry-run answer" },
+            status: { type: 'string' },
+            decision: { type: 'string', description: 'why policy decided as it did' },
+            decidedBy: { type: ['string', 'null'] },
+            expiresAt: { type: ['integer', 'null'] },
+          },
+        },
       },
     },
     paths: {
@@ -284,6 +339,142 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
             '401',
             '404',
           ]),
+        },
+      },
+      '/incidents': {
+        get: {
+          summary: 'Incidents, newest first (paged by `before`)',
+          parameters: Object.entries(
+            (schemaOf(IncidentQuery).properties ?? {}) as Record<string, unknown>,
+          ).map(([name, schema]) => ({ name, in: 'query', schema })),
+          responses: withErrors(
+            {
+              '200': ok('incidents', {
+                type: 'object',
+                properties: {
+                  incidents: { type: 'array', items: ref('Incident') },
+                  nextBefore: { type: ['integer', 'null'] },
+                },
+              }),
+            },
+            ['400', '401'],
+          ),
+        },
+      },
+      '/incidents/{id}': {
+        get: {
+          summary:
+            'One incident: findings, timeline with evidence, proposals (with dry-run previews), actions (before/after)',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          responses: withErrors(
+            {
+              '200': ok('incident', {
+                type: 'object',
+                properties: {
+                  incident: ref('Incident'),
+                  timeline: { type: 'array' },
+                  proposals: { type: 'array', items: ref('Proposal') },
+                  actions: { type: 'array' },
+                },
+              }),
+            },
+            ['401', '404'],
+          ),
+        },
+      },
+      '/analyze-and-propose-fixes': {
+        post: {
+          summary:
+            'Probe and diagnose a service now; opens an incident when it fails and proposes fixes, which policy runs or queues for approval (admin)',
+          requestBody: { required: true, content: json(schemaOf(AnalyzeSchema)) },
+          responses: withErrors(
+            {
+              '200': ok('diagnosis', {
+                type: 'object',
+                properties: {
+                  incident: ref('Incident'),
+                  findings: { type: 'array' },
+                  proposals: { type: 'array', items: ref('Proposal') },
+                },
+              }),
+            },
+            ['400', '401', '403', '415'],
+          ),
+        },
+      },
+      '/execute-fix': {
+        post: {
+          summary:
+            'Run a proposal by id: one a person approved, or a safe one the policy allows now (admin); anything else is 409',
+          requestBody: { required: true, content: json(schemaOf(ExecuteSchema)) },
+          responses: withErrors(
+            {
+              '200': ok('the proposal after running and verification', {
+                type: 'object',
+                properties: { proposal: ref('Proposal') },
+              }),
+            },
+            ['400', '401', '403', '404', '409'],
+          ),
+        },
+      },
+      '/approvals': {
+        get: {
+          summary: 'Proposals waiting for a person (expired ones lapse first)',
+          responses: withErrors(
+            {
+              '200': ok('approvals', {
+                type: 'object',
+                properties: { approvals: { type: 'array', items: ref('Proposal') } },
+              }),
+            },
+            ['401'],
+          ),
+        },
+      },
+      '/approvals/{id}/approve': {
+        post: {
+          summary:
+            'Approve as yourself (admin; recorded with who and when); the fix runs and is verified before the answer',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          responses: withErrors(
+            {
+              '200': ok('the proposal', {
+                type: 'object',
+                properties: { proposal: ref('Proposal') },
+              }),
+            },
+            ['401', '403', '404', '409'],
+          ),
+        },
+      },
+      '/approvals/{id}/reject': {
+        post: {
+          summary: 'Reject with a reason (admin); the incident stays open for a person',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          requestBody: { required: true, content: json(schemaOf(RejectSchema)) },
+          responses: withErrors(
+            {
+              '200': ok('the proposal', {
+                type: 'object',
+                properties: { proposal: ref('Proposal') },
+              }),
+            },
+            ['400', '401', '403', '404', '409'],
+          ),
+        },
+      },
+      '/patterns': {
+        get: {
+          summary:
+            'Failure patterns: per fingerprint and action, approved verified successes, failures, whether it runs unattended',
+          responses: withErrors({ '200': { description: 'patterns' } }, ['401']),
+        },
+      },
+      '/ui/incidents': {
+        get: {
+          summary: 'Dashboard: approvals (approve/reject forms for admins) and incidents',
+          responses: { '200': { description: 'HTML' } },
         },
       },
       '/': {
