@@ -1,20 +1,31 @@
 import Docker from 'dockerode';
 import { AppError } from '@datamancy/core';
 import { describeEndpoint, type EngineEndpoint } from './endpoint.ts';
+import { mapEvent, parseEventTime, toEngineTime, type TimedEvent } from './events.ts';
 import { computeStats, demuxLines, mapDetails, mapSummary } from './mapping.ts';
 import type {
   ContainerDetails,
   ContainerEngine,
+  ContainerEvent,
   ContainerStats,
   ContainerSummary,
   EngineInfo,
+  EventsQuery,
   ExecOptions,
   ExecResult,
   LogsOptions,
   LogsResult,
+  ResourceUpdate,
 } from './types.ts';
 
 type Json = Record<string, unknown>;
+
+/**
+ * Podman's file event log stops reading as soon as `until` has passed, so an `until` already in
+ * the past yields no events at all (podman#29579, seen on 4.3): ask it for this much beyond now
+ * and cut the answer at the real `until` ourselves.
+ */
+const PODMAN_UNTIL_MARGIN_MS = 1000;
 
 interface EngineFailure {
   statusCode?: number;
@@ -31,6 +42,7 @@ interface EngineFailure {
 export class DockerEngine implements ContainerEngine {
   readonly endpoint: string;
   readonly #docker: Docker;
+  #info: Promise<EngineInfo> | undefined;
 
   constructor(endpoint: EngineEndpoint) {
     this.endpoint = describeEndpoint(endpoint);
@@ -89,6 +101,15 @@ export class DockerEngine implements ContainerEngine {
       apiVersion: typeof version.ApiVersion === 'string' ? version.ApiVersion : '',
       endpoint: this.endpoint,
     };
+  }
+
+  /** ping(), once: the product decides engine-specific workarounds. */
+  #engineInfo(): Promise<EngineInfo> {
+    this.#info ??= this.ping().catch((err: unknown) => {
+      this.#info = undefined;
+      throw err;
+    });
+    return this.#info;
   }
 
   async list(options: { all?: boolean; signal?: AbortSignal } = {}): Promise<ContainerSummary[]> {
@@ -235,5 +256,82 @@ export class DockerEngine implements ContainerEngine {
       exitCode = info.ExitCode ?? null;
     }
     return { exitCode, stdout: join('stdout'), stderr: join('stderr'), truncated, timedOut };
+  }
+
+  async events(query: EventsQuery): Promise<ContainerEvent[]> {
+    const now = Date.now();
+    const sinceMs = parseEventTime(query.since, now);
+    const untilMs = query.until === undefined ? now : parseEventTime(query.until, now);
+    if (untilMs < sinceMs) {
+      throw new AppError('INVALID_ARGUMENTS', 'until is before since', {
+        data: { since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString() },
+      });
+    }
+    const podman = /podman/i.test((await this.#engineInfo()).product);
+    const askUntil = podman ? Math.max(untilMs, Date.now() + PODMAN_UNTIL_MARGIN_MS) : untilMs;
+    const filters: Record<string, string[]> = { type: ['container'] };
+    if (query.container !== undefined) filters.container = [query.container];
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    const kept: TimedEvent[] = [];
+    const trim = (): void => {
+      kept.sort((a, b) => a.atMs - b.atMs);
+      kept.splice(0, Math.max(0, kept.length - limit));
+    };
+    await this.#call(async () => {
+      const stream = await this.#docker.getEvents({
+        since: String(Math.floor(sinceMs / 1000)),
+        until: toEngineTime(askUntil),
+        filters,
+        abortSignal: query.signal,
+      } as object);
+      let pending = '';
+      const take = (line: string): void => {
+        if (line.trim() === '') return;
+        const timed = mapEvent(JSON.parse(line) as Record<string, unknown>);
+        if (timed === undefined) return;
+        // Compare at the millisecond the event's time shows, so a range given in those is inclusive.
+        const ms = Math.floor(timed.atMs);
+        if (ms < sinceMs || ms > untilMs) return;
+        kept.push(timed);
+        if (kept.length >= 2 * limit + 100) trim();
+      };
+      for await (const chunk of stream) {
+        pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+        let newline: number;
+        while ((newline = pending.indexOf('\n')) >= 0) {
+          take(pending.slice(0, newline));
+          pending = pending.slice(newline + 1);
+        }
+      }
+      take(pending);
+    }, query.container);
+    trim();
+    return kept.map((t) => t.event);
+  }
+
+  async updateResources(
+    idOrName: string,
+    update: ResourceUpdate,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const body: Record<string, number> = {};
+    if (update.memoryBytes !== undefined) body.Memory = update.memoryBytes;
+    if (update.memorySwapBytes !== undefined) body.MemorySwap = update.memorySwapBytes;
+    try {
+      await this.#docker.getContainer(idOrName).update({ ...body, abortSignal: signal });
+    } catch (err) {
+      if ((err as EngineFailure).statusCode !== 404) throw this.#fail(err, idOrName);
+      // A 404 is a missing container, or an engine without this route (Podman's compatible
+      // API has none): inspect tells them apart, throwing NOT_FOUND for the former.
+      await this.inspect(idOrName, signal);
+      const info = await this.#engineInfo().catch(() => undefined);
+      const engine =
+        info === undefined ? 'the container engine' : `${info.product} ${info.version}`;
+      throw new AppError(
+        'UPSTREAM_ERROR',
+        `${engine} has no POST /containers/{id}/update in its Docker-compatible API (Podman's lacks it), so resource limits cannot be changed in place; recreate the container with the new limit`,
+        { data: { engineStatus: 404, unsupported: 'POST /containers/{id}/update' } },
+      );
+    }
   }
 }

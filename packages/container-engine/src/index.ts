@@ -9,21 +9,30 @@ export {
   parseDependsOn,
   redactInspect,
 } from './mapping.ts';
+export { classifyExit, explainExit } from './exit-classifier.ts';
+export type { ExitContext, ExitVerdict } from './exit-classifier.ts';
+export { mapEvent, parseEventTime } from './events.ts';
+export type { TimedEvent } from './events.ts';
 export { findDependents, waitForHealthy } from './health.ts';
 export type { HealthWaitOutcome, HealthWaitResult } from './health.ts';
 export type {
   ContainerDetails,
   ContainerEngine,
+  ContainerEvent,
+  ContainerEventAction,
   ContainerState,
   ContainerStats,
   ContainerSummary,
   EngineInfo,
+  EventsQuery,
   ExecOptions,
   ExecResult,
+  ExitClassification,
   HealthcheckSpec,
   HealthState,
   LogLine,
   LogsOptions,
   LogsResult,
   PortBinding,
+  ResourceUpdate,
 } from './types.ts';

@@ -174,6 +174,8 @@ export function mapDetails(raw: Json): ContainerDetails {
   const restartPolicy = str(obj(hostConfig.RestartPolicy).Name);
   const healthcheck = healthcheckOf(config);
   const createdAt = time(raw.Created);
+  const memory = num(hostConfig.Memory);
+  const memorySwap = num(hostConfig.MemorySwap);
   return {
     id: str(raw.Id) ?? '',
     name: (str(raw.Name) ?? '').replace(/^\//, ''),
@@ -194,6 +196,8 @@ export function mapDetails(raw: Json): ContainerDetails {
     ...(pid === undefined || pid === 0 ? {} : { pid }),
     ...(restartPolicy === undefined ? {} : { restartPolicy }),
     ...(healthcheck === undefined ? {} : { healthcheck }),
+    ...(memory === undefined || memory <= 0 ? {} : { memoryLimitBytes: memory }),
+    ...(memorySwap === undefined || memorySwap === 0 ? {} : { memorySwapLimitBytes: memorySwap }),
     networks: Object.keys(obj(obj(raw.NetworkSettings).Networks)),
     mounts: (Array.isArray(raw.Mounts) ? (raw.Mounts as unknown[]) : []).map((m) => {
       const mount = obj(m);

@@ -46,6 +46,10 @@ export interface ContainerDetails extends ContainerSummary {
   pid?: number;
   restartPolicy?: string;
   healthcheck?: HealthcheckSpec;
+  /** HostConfig.Memory; absent when the container has no memory limit. */
+  memoryLimitBytes?: number;
+  /** HostConfig.MemorySwap (memory plus swap; -1 unlimited); absent when unset. */
+  memorySwapLimitBytes?: number;
   networks: string[];
   mounts: { source?: string; destination: string; type?: string; readOnly: boolean }[];
   /** The engine's inspect document, environment values redacted. */
@@ -100,6 +104,54 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
+/** What the engine reports about a container's life; Docker's `Action`, colon detail dropped. */
+export type ContainerEventAction =
+  | 'create'
+  | 'start'
+  | 'stop'
+  | 'kill'
+  | 'die'
+  | 'restart'
+  | 'oom'
+  | 'health_status'
+  | (string & {});
+
+export interface ContainerEvent {
+  /** ISO 8601, millisecond precision. */
+  time: string;
+  /** The container's name (without a leading slash). */
+  container: string;
+  id: string;
+  action: ContainerEventAction;
+  /** On `die`. */
+  exitCode?: number;
+  /** On `kill`, when the engine names it (Docker does; Podman 4 does not). */
+  signal?: string;
+  /** On `health_status`: healthy, unhealthy, starting. */
+  health?: string;
+}
+
+export interface EventsQuery {
+  /** A Date, an ISO timestamp, or a span back from now such as "10m", "90s", "2h", "1d". */
+  since: Date | string;
+  /** Same forms; default now, so the answer never waits for events to come. */
+  until?: Date | string;
+  /** Only this container (name or id). */
+  container?: string;
+  /** Keep at most this many, the newest. */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+export interface ResourceUpdate {
+  memoryBytes?: number;
+  /** Memory plus swap, as Docker's MemorySwap; -1 for unlimited swap. */
+  memorySwapBytes?: number;
+}
+
+/** Why a container stopped, told from its events (see exit-classifier.ts). */
+export type ExitClassification = 'operator-stop' | 'crash' | 'oom' | 'unknown';
+
 export interface EngineInfo {
   kind: 'docker';
   /** e.g. "Docker Engine" or "Podman Engine". */
@@ -120,4 +172,8 @@ export interface ContainerEngine {
   stop(idOrName: string, options?: { timeoutS?: number }): Promise<void>;
   restart(idOrName: string, options?: { timeoutS?: number }): Promise<void>;
   exec(idOrName: string, argv: readonly string[], options: ExecOptions): Promise<ExecResult>;
+  /** Container events in [since, until], oldest first. */
+  events(query: EventsQuery): Promise<ContainerEvent[]>;
+  /** Changes resource limits of a container in place (running or not). */
+  updateResources(idOrName: string, update: ResourceUpdate, signal?: AbortSignal): Promise<void>;
 }

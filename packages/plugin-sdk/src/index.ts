@@ -15,13 +15,20 @@ export type {
 } from './types.ts';
 export { AppError, CAPABILITIES, OpenAiUpstream, READ_CAPABILITIES } from '@datamancy/core';
 export type { Capability, Identity } from '@datamancy/core';
-export { findDependents, waitForHealthy } from '@datamancy/container-engine';
+export {
+  explainExit,
+  findDependents,
+  parseEventTime,
+  waitForHealthy,
+} from '@datamancy/container-engine';
 export type {
   ContainerDetails,
   ContainerEngine,
+  ContainerEvent,
   ContainerStats,
   ContainerSummary,
   ExecResult,
+  ExitClassification,
   HealthWaitResult,
   LogsResult,
 } from '@datamancy/container-engine';

@@ -29,6 +29,10 @@ const BUSYBOX_APPLETS = [
   'rm',
   'id',
   'head',
+  'chmod',
+  'printf',
+  'kill',
+  'grep',
 ];
 
 export interface PodmanFixture {

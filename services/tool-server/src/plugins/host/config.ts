@@ -17,6 +17,13 @@ export const HostPluginConfigSchema = z.object({
     .max(8 * 1024 * 1024)
     .default(256 * 1024),
   execTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  /** The highest memory limit `docker_update_memory` may set, in MiB. */
+  maxMemoryMb: z
+    .number()
+    .int()
+    .min(16)
+    .max(1024 * 1024)
+    .default(8192),
 });
 export type HostPluginConfig = z.infer<typeof HostPluginConfigSchema>;
 

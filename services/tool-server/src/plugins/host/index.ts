@@ -1,12 +1,15 @@
 import { definePlugin } from '@datamancy/plugin-sdk';
 import { HostPluginConfigSchema, type HostPluginConfig, type HostPluginDeps } from './config.ts';
+import { createEventsTool } from './events-tool.ts';
 import { hostExecReadonly, hostInfo } from './host-tools.ts';
+import { createMemoryTool } from './memory-tool.ts';
 import { createReadTools } from './read-tools.ts';
 import { createWriteTools } from './write-tools.ts';
 
 /**
- * The control plane's hands on the machine: container engine reads (host.docker.inspect),
- * lifecycle and exec (host.docker.write, mutating), and host reading (host.shell.read).
+ * The control plane's hands on the machine: container engine reads, events and exit
+ * classification (host.docker.inspect), lifecycle, exec and memory limits (host.docker.write,
+ * mutating), and host reading (host.shell.read).
  * The plugin loads with no capability of its own; each tool is gated by its own.
  */
 export function createHostPlugin(deps: HostPluginDeps) {
@@ -20,7 +23,9 @@ export function createHostPlugin(deps: HostPluginDeps) {
     configSchema: HostPluginConfigSchema,
     tools: [
       ...createReadTools(deps.engine),
+      createEventsTool(deps.engine),
       ...createWriteTools(deps.engine),
+      createMemoryTool(deps.engine),
       hostInfo,
       hostExecReadonly,
     ],

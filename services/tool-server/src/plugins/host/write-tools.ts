@@ -11,7 +11,7 @@ import type { HostPluginConfig } from './config.ts';
 import { ContainerName } from './read-tools.ts';
 
 const tool = toolsFor<HostPluginConfig>();
-type Action = 'restart' | 'start' | 'stop' | 'exec';
+type Action = 'restart' | 'start' | 'stop' | 'exec' | 'update_memory';
 
 export const UNMANAGED_LABEL = 'datamancy.manage';
 
@@ -45,12 +45,12 @@ export function execAllowed(
  * `dry_run` (and checks before acting): target, current state, what depends on it, and
  * whether Datamancy may touch it at all.
  */
-async function preview(
+export async function preview(
   engine: ContainerEngine,
   ctx: ToolContext<HostPluginConfig>,
   action: Action,
   container: string,
-  detail: string,
+  detail: string | ((target: ContainerDetails) => string),
 ) {
   const target = await engine.inspect(container, ctx.signal);
   const all = await engine.list({ all: true, signal: ctx.signal });
@@ -71,12 +71,12 @@ async function preview(
       dependents,
       allowed: !unmanaged,
       ...(unmanaged ? { refusal: `${target.name} is labelled ${UNMANAGED_LABEL}=false` } : {}),
-      effect: `${detail}${dependents.length > 0 ? `; dependents that may notice: ${dependents.join(', ')}` : ''}`,
+      effect: `${typeof detail === 'string' ? detail : detail(target)}${dependents.length > 0 ? `; dependents that may notice: ${dependents.join(', ')}` : ''}`,
     },
   };
 }
 
-function refuseUnmanaged(target: ContainerDetails): void {
+export function refuseUnmanaged(target: ContainerDetails): void {
   if (target.labels[UNMANAGED_LABEL] === 'false') {
     throw new AppError(
       'CONTAINER_UNMANAGED',

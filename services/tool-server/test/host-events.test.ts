@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPodman, type PodmanFixture } from '@datamancy/testkit';
+import { planMemoryUpdate } from '../src/plugins/host/memory-tool.ts';
+import { createTestToolServer, postJson, READER, TEXT_ONLY, WRITER } from './helpers.ts';
+
+const MIB = 1024 * 1024;
+let podman: PodmanFixture;
+let app: Awaited<ReturnType<typeof createTestToolServer>>['app'];
+
+interface Reply {
+  status: number;
+  body: {
+    result: Record<string, unknown>;
+    error?: { code: string; message: string; issues?: { path: string; message: string }[] };
+  };
+}
+
+async function call(token: string, name: string, args: Record<string, unknown>): Promise<Reply> {
+  const res = await app.request('/call-tool', postJson(token, { name, args }));
+  return { status: res.status, body: (await res.json()) as Reply['body'] };
+}
+
+/** Waits until the container has exited and the events after its exit (~0.2 s) are written. */
+async function settled(name: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { state, finishedAt } = (await call(READER, 'docker_inspect', { container: name })).body
+      .result as { state: string; finishedAt?: string };
+    if (state === 'exited') {
+      const wait = Date.parse(finishedAt ?? '') + 2100 - Date.now();
+      await new Promise((r) => setTimeout(r, Math.max(0, wait)));
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`${name} did not exit`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  podman = await startPodman();
+  const image = await podman.importBusybox();
+  const run = (name: string, ...args: string[]) =>
+    podman.cli(['run', '-d', '--name', name, ...args]);
+  await run('hv-crash', image, 'sh', '-c', 'sleep 1; exit 1');
+  await run('hv-web', image, 'sleep', '100000');
+  await run('hv-capped', '--memory', '64m', image, 'sleep', '100000');
+  await run('hv-locked', '--label', 'datamancy.manage=false', image, 'sleep', '100000');
+  ({ app } = await createTestToolServer({
+    dockerHost: podman.dockerHost,
+    hostPluginConfig: { stopTimeoutS: 0, maxMemoryMb: 1024 },
+  }));
+}, 120_000);
+
+afterAll(async () => {
+  await podman?.close();
+});
+
+describe('docker_events (host.docker.inspect)', () => {
+  it("lists a container's events and classifies a process exiting 1 as a crash", async () => {
+    await settled('hv-crash');
+    const { status, body } = await call(READER, 'docker_events', {
+      container: 'hv-crash',
+      since: '10m',
+    });
+    expect(status).toBe(200);
+    const events = body.result.events as { action: string; exitCode?: number }[];
+    expect(events.map((e) => e.action)).toEqual(['create', 'init', 'start', 'die', 'cleanup']);
+    expect(events.find((e) => e.action === 'die')?.exitCode).toBe(1);
+    expect(body.result.classification).toMatchObject({
+      container: 'hv-crash',
+      state: 'exited',
+      classification: 'crash',
+      exitCode: 1,
+    });
+  });
+
+  it('classifies a stop through docker_stop as an operator stop', async () => {
+    const stop = await call(WRITER, 'docker_stop', { container: 'hv-web' });
+    expect(stop.body.result.after).toMatchObject({ state: 'exited' });
+    await settled('hv-web');
+    const { body } = await call(READER, 'docker_events', { container: 'hv-web', since: '10m' });
+    expect(body.result.classification).toMatchObject({
+      classification: 'operator-stop',
+      exitCode: 137,
+      basis: expect.any(String),
+    });
+  });
+
+  it('reads all containers without a classification, keeping the newest up to limit', async () => {
+    const all = await call(READER, 'docker_events', { since: '10m' });
+    const every = all.body.result.events as { container: string }[];
+    expect(new Set(every.map((e) => e.container))).toEqual(
+      new Set(['hv-crash', 'hv-web', 'hv-capped', 'hv-locked']),
+    );
+    const { body } = await call(READER, 'docker_events', { since: '10m', limit: 3 });
+    expect(body.result).toMatchObject({ truncated: true, events: every.slice(-3) });
+    expect(body.result.classification).toBeUndefined();
+  });
+
+  it('refuses a malformed since, a future until, an unknown container and a token without the capability', async () => {
+    const bad = await call(READER, 'docker_events', { since: 'yesterday' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.issues?.[0]?.path).toBe('args.since');
+    const future = await call(READER, 'docker_events', {
+      since: '1h',
+      until: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    expect(future.status).toBe(400);
+    expect(future.body.error?.issues?.[0]).toMatchObject({
+      path: 'args.until',
+      message: expect.stringContaining('future'),
+    });
+    expect((await call(READER, 'docker_events', { since: '1h', container: 'ghost' })).status).toBe(
+      404,
+    );
+    expect((await call(TEXT_ONLY, 'docker_events', { since: '1h' })).status).toBe(403);
+  });
+});
+
+describe('docker_update_memory (host.docker.write)', () => {
+  it('previews a change on dry_run with the current and new limits and the usage', async () => {
+    const { status, body } = await call(WRITER, 'docker_update_memory', {
+      container: 'hv-capped',
+      memory_mb: 128,
+      dry_run: true,
+    });
+    expect(status).toBe(200);
+    expect(body.result).toMatchObject({
+      dryRun: true,
+      action: 'update_memory',
+      allowed: true,
+      target: { name: 'hv-capped' },
+      currentMemoryBytes: 64 * MIB,
+      newMemoryBytes: 128 * MIB,
+      newMemorySwapBytes: 192 * MIB,
+      effect: 'would set the memory limit of hv-capped from 64 MiB to 128 MiB',
+    });
+    expect(body.result.usageBytes).toBeGreaterThan(0);
+    expect(body.result.warning).toBeUndefined();
+  });
+
+  it('takes memory_mb from 16 to maxMemoryMb, naming the field otherwise', async () => {
+    for (const memory_mb of [8, 12.5, 2048]) {
+      const { status, body } = await call(WRITER, 'docker_update_memory', {
+        container: 'hv-capped',
+        memory_mb,
+        dry_run: true,
+      });
+      expect(status).toBe(400);
+      expect(body.error?.issues?.[0]?.path).toBe('args.memory_mb');
+    }
+    const over = await call(WRITER, 'docker_update_memory', { container: 'x', memory_mb: 2048 });
+    expect(over.body.error?.message).toContain('maxMemoryMb');
+  });
+
+  it('never touches a container labelled datamancy.manage=false', async () => {
+    const dry = await call(WRITER, 'docker_update_memory', {
+      container: 'hv-locked',
+      memory_mb: 64,
+      dry_run: true,
+    });
+    expect(dry.body.result).toMatchObject({
+      allowed: false,
+      refusal: expect.stringContaining('datamancy.manage=false'),
+      currentMemoryBytes: null,
+    });
+    const real = await call(WRITER, 'docker_update_memory', {
+      container: 'hv-locked',
+      memory_mb: 64,
+    });
+    expect(real.status).toBe(403);
+    expect(real.body.error?.code).toBe('CONTAINER_UNMANAGED');
+  });
+
+  it('answers 502 on Podman, whose Docker-compatible API has no container update, and changes nothing', async () => {
+    const { status, body } = await call(WRITER, 'docker_update_memory', {
+      container: 'hv-capped',
+      memory_mb: 128,
+    });
+    expect(status).toBe(502);
+    expect(body.error).toMatchObject({
+      code: 'UPSTREAM_ERROR',
+      message: expect.stringMatching(/^Podman Engine .* has no POST \/containers\/\{id\}\/update/),
+    });
+    const after = await call(READER, 'docker_inspect', { container: 'hv-capped' });
+    expect(after.body.result.memoryLimitBytes).toBe(64 * MIB);
+  });
+
+  it('is refused to a read-only token', async () => {
+    const { status, body } = await call(READER, 'docker_update_memory', {
+      container: 'hv-capped',
+      memory_mb: 128,
+    });
+    expect(status).toBe(403);
+    expect(body.error?.code).toBe('CAPABILITY_DENIED');
+  });
+});
+
+describe('planMemoryUpdate', () => {
+  it('keeps swap headroom, keeps unlimited swap, and gives an unlimited container twice the memory', () => {
+    expect(
+      planMemoryUpdate({ memoryLimitBytes: 64 * MIB, memorySwapLimitBytes: 96 * MIB }, 128 * MIB),
+    ).toEqual({ memoryBytes: 128 * MIB, memorySwapBytes: 160 * MIB });
+    expect(
+      planMemoryUpdate({ memoryLimitBytes: 64 * MIB, memorySwapLimitBytes: -1 }, 128 * MIB),
+    ).toEqual({ memoryBytes: 128 * MIB, memorySwapBytes: -1 });
+    expect(planMemoryUpdate({}, 128 * MIB)).toEqual({
+      memoryBytes: 128 * MIB,
+      memorySwapBytes: 256 * MIB,
+    });
+  });
+});
