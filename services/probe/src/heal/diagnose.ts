@@ -30,9 +30,12 @@ export interface DiagnosisEvidence {
   logs?: string | undefined;
   /** How the container last stopped, from the engine's event stream. */
   exitKind?: 'operator-stop' | 'crash' | 'oom' | 'unknown' | undefined;
+  /** The events that decided `exitKind`, in words. */
+  exitBasis?: string | undefined;
   /** The round's check results that failed or degraded. */
   failing: CheckResult[];
-  dependencies: { name: string; state: ServiceState }[];
+  /** Each dependency's state, and whether its last round failed (it may not be down yet). */
+  dependencies: { name: string; state: ServiceState; failing?: boolean }[];
   restartsInWindow?: number | undefined;
   /** Evidence that could not be collected, and why. */
   gaps: string[];
@@ -120,18 +123,27 @@ export const ANALYZERS: readonly ((ev: DiagnosisEvidence) => Finding | undefined
       id: 'operator-stopped',
       summary: `${ev.inspect.name} was stopped by an operator (stop/kill before it died), not crashed`,
       confidence: 0.95,
-      evidence: [`engine events: stop before die; exit code ${ev.inspect.exitCode ?? '?'}`],
+      evidence: [
+        ev.exitBasis ??
+          `engine events: stopped by the engine's API; exit code ${ev.inspect.exitCode ?? '?'}`,
+      ],
       blocksAction: 'an operator stopped the container',
     };
   },
   function dependencyDown(ev) {
-    const down = ev.dependencies.filter((d) => d.state === 'down' || d.state === 'blocked');
+    // A dependency failing its checks counts before its state says down (its threshold may
+    // not be reached yet): healing the dependent then would treat a symptom.
+    const down = ev.dependencies.filter(
+      (d) => d.state === 'down' || d.state === 'blocked' || d.failing === true,
+    );
     if (down.length === 0) return undefined;
     return {
       id: 'dependency-down',
-      summary: `depends on ${down.map((d) => d.name).join(', ')}, which ${down.length === 1 ? 'is' : 'are'} down`,
+      summary: `depends on ${down.map((d) => d.name).join(', ')}, which ${down.length === 1 ? 'is' : 'are'} failing`,
       confidence: 0.8,
-      evidence: down.map((d) => `${d.name}: ${d.state}`),
+      evidence: down.map(
+        (d) => `${d.name}: ${d.state}${d.failing === true ? ' (last round failed)' : ''}`,
+      ),
     };
   },
   function oomKilled(ev) {

@@ -139,6 +139,9 @@ export class HealEngine {
   }
 
   async #handle(report: RoundReport): Promise<void> {
+    // A later round already changed the verdict (e.g. a verification round finished first):
+    // this report is stale, acting on it would repair what is already repaired.
+    if (this.o.orchestrator.view(report.name)?.state !== report.state) return;
     const open = await this.o.store.openIncidentFor(report.name);
     if (open !== undefined && ACTING_STAGES.has(open.stage)) return; // the action's own verification decides
     if (report.state === 'down' || report.state === 'degraded') {
@@ -182,10 +185,10 @@ export class HealEngine {
       service: report.name,
       container,
       failing,
-      dependencies: (spec?.dependsOn ?? []).map((name) => ({
-        name,
-        state: this.o.orchestrator.view(name)?.state ?? 'pending',
-      })),
+      dependencies: (spec?.dependsOn ?? []).map((name) => {
+        const view = this.o.orchestrator.view(name);
+        return { name, state: view?.state ?? 'pending', failing: view?.lastOutcome === 'fail' };
+      }),
       restartsInWindow: report.checks.find(
         (c) => c.evidence.container?.restartsInWindow !== undefined,
       )?.evidence.container?.restartsInWindow,
@@ -213,9 +216,10 @@ export class HealEngine {
     if (ev.inspect.state !== 'running') {
       try {
         const events = (await tools('docker_events', { container, since: '30m' })) as {
-          classification?: DiagnosisEvidence['exitKind'];
+          classification?: { classification?: DiagnosisEvidence['exitKind']; basis?: string };
         };
-        ev.exitKind = events.classification;
+        ev.exitKind = events.classification?.classification;
+        ev.exitBasis = events.classification?.basis;
       } catch (err) {
         ev.gaps.push(`docker_events: ${errText(err)}`);
       }
@@ -263,6 +267,11 @@ export class HealEngine {
 
   async #proposeAndAct(incident: Incident, ev: DiagnosisEvidence): Promise<Proposal | undefined> {
     const findings = analyze(ev);
+    const same = (a: readonly Finding[], b: readonly Finding[]): boolean =>
+      a.map((f) => f.id).join() === b.map((f) => f.id).join();
+    // Still waiting on a failing dependency: nothing new to say or do this round.
+    if (findings.some((f) => f.id === 'dependency-down') && same(findings, incident.findings))
+      return undefined;
     await this.o.store.updateIncident(incident.id, { findings }, this.#now());
     await this.#event(
       incident,
