@@ -14,6 +14,7 @@ import {
 } from '@datamancy/core';
 import {
   freePort,
+  startHttpFixture,
   startPodman,
   startScriptedOpenAi,
   type PodmanFixture,
@@ -354,6 +355,68 @@ describe('self-healing against a real container', () => {
       expect((await probe.healStore.proposal(Number(fresh.id)))?.status).toBe('expired');
     } finally {
       await probe.stop();
+    }
+  });
+
+  it('escalates when the fix does not fix it, and notifies once', async () => {
+    const port = await freePort();
+    await runWeb('web-e', port);
+    const dead = await freePort(); // the check looks where nothing listens: a restart cannot help
+    const received: Json[] = [];
+    const hook = await startHttpFixture((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    const probe = await startTestProbe({
+      manifest: manifestOf({
+        defaults: { timeoutMs: 1000, retries: 0, thresholds: { failure: 1, success: 1 } },
+        services: [
+          {
+            name: 'web-e',
+            container: 'web-e',
+            checks: [{ kind: 'tcp', host: '127.0.0.1', port: dead }],
+          },
+        ],
+      }),
+      config: {
+        toolServer: { url: tools.server.url, token: ADMIN },
+        heal: {
+          verify: { timeoutS: 3, intervalS: 0.5 },
+          notify: { webhookUrl: `${hook.url}/hook` },
+        },
+      },
+    });
+    try {
+      await probe.call('POST', '/services/web-e/probe');
+      const incident: Json = await waitFor('the escalation', async (): Promise<Json> => {
+        const i: Json = await incidentOf(probe, 'web-e');
+        return i?.stage === 'escalated' ? i : undefined;
+      });
+      const detail = (await probe.call('GET', `/incidents/${String(incident.id)}`)).body;
+      expect(detail.proposals[0]).toMatchObject({ action: 'restart', status: 'failed' });
+      expect(detail.actions).toMatchObject([{ status: 'done' }]);
+      const kinds = (detail.timeline as { kind: string }[]).map((e) => e.kind);
+      expect(kinds).toContain('verification-failed');
+      expect(incident.status).toBe('open');
+      // a second failing round does not act again nor notify again
+      await probe.call('POST', '/services/web-e/probe');
+      await sleep(500);
+      expect(
+        (await probe.call('GET', `/incidents/${String(incident.id)}`)).body.actions,
+      ).toHaveLength(1);
+      expect(received.map((n): unknown => n.kind)).toEqual(['automation_failed']);
+      expect(received[0]).toMatchObject({
+        service: 'web-e',
+        incidentId: incident.id,
+        source: 'datamancy',
+      });
+    } finally {
+      await probe.stop();
+      await hook.close();
     }
   });
 
