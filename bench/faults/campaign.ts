@@ -130,7 +130,9 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
     );
     podman = await startPodman();
     const image = await podman.importBusybox();
-    const names = ['db', 'app', 'vault', 'ops', 'flappy'];
+    // One container per kind of safe fault, so the restart budget of one does not bleed into
+    // the next; app takes the crash and the SIGKILL.
+    const names = ['db', 'app', 'worker', 'cache', 'api', 'vault', 'ops', 'flappy'];
     const stack = new Map<string, StackService>();
     for (const name of names) {
       const ctl = join(root, 'ctl', name);
@@ -181,7 +183,11 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
             { kind: 'container' },
           ],
         },
-        { name: 'vault', container: 'vault', checks: [health('vault'), { kind: 'container' }] },
+        ...['worker', 'cache', 'api', 'vault'].map((name) => ({
+          name,
+          container: name,
+          checks: [health(name), { kind: 'container' }],
+        })),
         { name: 'ops', container: 'ops', checks: [health('ops'), { kind: 'container' }] },
         { name: 'flappy', container: 'flappy', checks: [health('flappy'), { kind: 'container' }] },
       ],
@@ -196,7 +202,8 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
           startupSpreadS: 1,
           heal: {
             services: { vault: { actions: { start: 'needs_review', restart: 'needs_review' } } },
-            restartBudget: { max: 3, windowS: 900 },
+            // the campaign's window is short so repeated runs start with a whole budget
+            restartBudget: { max: 3, windowS: 120 },
             backoff: { baseS: 5, factor: 2, maxS: 60 },
             verify: { timeoutS: 30, intervalS: 1 },
           },
@@ -270,15 +277,26 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
         },
         ms,
       );
-    const resolved = (id: number, ms = 90_000): Promise<IncidentDetail> =>
-      waitFor(
-        `incident ${id} to resolve`,
-        async () => {
-          const d = await client.incident(id);
-          return d.incident.status === 'resolved' ? d : undefined;
-        },
-        ms,
-      );
+    const resolved = async (id: number, ms = 90_000): Promise<IncidentDetail> => {
+      try {
+        return await waitFor(
+          `incident ${id} to resolve`,
+          async () => {
+            const d = await client.incident(id);
+            return d.incident.status === 'resolved' ? d : undefined;
+          },
+          ms,
+        );
+      } catch (err) {
+        // say where it got stuck
+        const d = await client.incident(id).catch(() => undefined);
+        const story =
+          d === undefined
+            ? ''
+            : `\n${d.incident.service} ${d.incident.stage}: ${d.timeline.map((e) => `${e.kind}: ${e.message}`).join('\n  ')}`;
+        throw new Error(`${(err as Error).message}${story}`, { cause: err });
+      }
+    };
     /** Runs argv in the container once it runs, saying what state it is in otherwise. */
     const exec = async (name: string, ...argv: string[]): Promise<string> => {
       await waitFor(
@@ -335,7 +353,9 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
     };
 
     await allUp();
-    log('stack up: db, app (depends on db), vault (fixes need review), ops, flappy');
+    log(
+      'stack up: db, app (depends on db), worker, cache, api, vault (fixes need review), ops, flappy',
+    );
     for (let run = 1; run <= options.repeats; run++) {
       for (const fault of options.faults) {
         await allUp();
@@ -346,13 +366,17 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
             result = await safeFault(fault, run, 'app', () => exec('app', 'touch', '/run/crash'));
             break;
           case 'oom-kill':
-            result = await safeFault(fault, run, 'app', () => exec('app', 'touch', '/run/oom'));
+            result = await safeFault(fault, run, 'worker', () =>
+              exec('worker', 'touch', '/run/oom'),
+            );
             break;
           case 'hang':
-            result = await safeFault(fault, run, 'app', () => exec('app', 'touch', '/run/hang'));
+            result = await safeFault(fault, run, 'cache', () =>
+              exec('cache', 'touch', '/run/hang'),
+            );
             break;
           case 'http-500':
-            result = await safeFault(fault, run, 'app', () => exec('app', 'touch', '/run/error'));
+            result = await safeFault(fault, run, 'api', () => exec('api', 'touch', '/run/error'));
             break;
           case 'dependency': {
             // db goes down; app fails with it but is blocked by db, never touched
