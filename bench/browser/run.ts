@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BrowserClient, pageFailureOf } from '@datamancy/clients';
 import { generateToken } from '@datamancy/core';
-import { machine, writeSection } from '../shared/report.ts';
+import { machine, runBench, writeSection } from '../shared/report.ts';
 import { perMinute, table, type Run } from './report.ts';
 import { sampleMemory, startServiceProcess, treeCpuSeconds } from '../shared/process.ts';
 
@@ -238,9 +238,4 @@ async function main(): Promise<number> {
   return pass ? 0 : 1;
 }
 
-try {
-  process.exitCode = await main();
-} catch (err) {
-  progress(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-}
+await runBench(main, progress);

@@ -8,7 +8,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { machine, writeSection } from '../shared/report.ts';
+import { machine, publish, runBench } from '../shared/report.ts';
 import { FAULTS, goalLines, runCampaign, type FaultKind } from './campaign.ts';
 
 const DOC = join(fileURLToPath(new URL('../../', import.meta.url)), 'docs', 'benchmarks.md');
@@ -67,17 +67,8 @@ async function main(): Promise<number> {
     "- `operator-stop`: `podman stop` is told from a crash by the engine's events (stop/kill before die); the incident stays open, hands off, until the operator starts it again.",
     '- `sigkill`: the probe is killed with SIGKILL the moment its repair is recorded as started, and restarted; "Actions" counts the container starts the engine saw.',
   ].join('\n');
-  process.stdout.write(`\n${body}\n`);
-  if (!flags['no-write']) {
-    writeSection(DOC, 'faults', body);
-    progress(`wrote ${DOC}`);
-  }
+  publish(DOC, 'faults', body, !flags['no-write'], progress);
   return goals.every(([ok]) => ok) ? 0 : 1;
 }
 
-try {
-  process.exitCode = await main();
-} catch (err) {
-  progress(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-}
+await runBench(main, progress);

@@ -28,7 +28,7 @@ import {
   treeCpuSeconds,
   type ServiceChild,
 } from '../shared/process.ts';
-import { machine, writeSection } from '../shared/report.ts';
+import { machine, publish, runBench } from '../shared/report.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DOC = join(REPO_ROOT, 'docs', 'benchmarks.md');
@@ -384,17 +384,8 @@ async function main(): Promise<number> {
     "- Scheduled checks cost more CPU each than on-demand ones: they arrive one round at a time, so each flush writes a few rows instead of hundreds, and the idle process (timers, GC) is counted too. Both stay below the peer's 2.5–5 ms.",
     '- Under tsx (`npm start`) the same process holds the TypeScript transformer as well; containers run the bundle.',
   ].join('\n');
-  process.stdout.write(`\n${body}\n`);
-  if (!flags['no-write']) {
-    writeSection(DOC, 'probe', body);
-    progress(`wrote ${DOC}`);
-  }
+  publish(DOC, 'probe', body, !flags['no-write'], progress);
   return goals.every(([ok]) => ok) ? 0 : 1;
 }
 
-try {
-  process.exitCode = await main();
-} catch (err) {
-  progress(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-}
+await runBench(main, progress);

@@ -53,3 +53,30 @@ export function writeSection(path: string, name: string, body: string): void {
       : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(path, next);
 }
+
+/** Prints a benchmark's section and, unless told not to, writes it into docs/benchmarks.md. */
+export function publish(
+  doc: string,
+  name: string,
+  body: string,
+  write: boolean,
+  progress: (line: string) => void,
+): void {
+  process.stdout.write(`\n${body}\n`);
+  if (!write) return;
+  writeSection(doc, name, body);
+  progress(`wrote ${doc}`);
+}
+
+/** Runs a benchmark's main: its number is the exit status; a throw is reported and exits 1. */
+export async function runBench(
+  main: () => Promise<number>,
+  progress: (line: string) => void,
+): Promise<void> {
+  try {
+    process.exitCode = await main();
+  } catch (err) {
+    progress(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  }
+}

@@ -27,6 +27,17 @@ const STAGE_BADGE: Record<string, string> = {
   diagnosing: 'b-pending',
 };
 
+/** A table with a header row, or a muted line when there are no rows. */
+function listTable(headers: readonly string[], rows: readonly Raw[], empty: string): Raw {
+  if (rows.length === 0) return html`<p class="muted">${empty}</p>`;
+  return html`<table>
+    <tr>
+      ${headers.map((h) => html`<th>${h}</th>`)}
+    </tr>
+    ${rows}
+  </table>`;
+}
+
 function incidentRow(i: Incident): Raw {
   return html`<tr>
     <td><a href="/ui/incidents/${i.id}">#${i.id}</a></td>
@@ -101,60 +112,25 @@ export function registerIncidentPages(app: ServiceApp, deps: IncidentPagesDeps):
       healStore.proposals({ status: 'awaiting_approval' }),
     ]);
     const body = html`<h2>Waiting for approval</h2>
-      ${
-        pending.length === 0
-          ? html`<p class="muted">Nothing waits for a person.</p>`
-          : html`<table>
+      ${listTable(
+        ['Proposal', 'Action', 'Safety', 'Status', 'Why'],
+        pending.map(
+          (p) =>
+            html`${proposalRow(p, canAct)}
               <tr>
-                <th>Proposal</th>
-                <th>Action</th>
-                <th>Safety</th>
-                <th>Status</th>
-                <th>Why</th>
-              </tr>
-              ${pending.map(
-                (p) =>
-                  html`${proposalRow(p, canAct)}
-                    <tr>
-                      <td></td>
-                      <td colspan="4" class="muted">
-                        incident <a href="/ui/incidents/${p.incidentId}">#${p.incidentId}</a> on
-                        ${p.service}
-                      </td>
-                    </tr>`,
-              )}
-            </table>`
-      }
+                <td></td>
+                <td colspan="4" class="muted">
+                  incident <a href="/ui/incidents/${p.incidentId}">#${p.incidentId}</a> on
+                  ${p.service}
+                </td>
+              </tr>`,
+        ),
+        'Nothing waits for a person.',
+      )}
       <h2>Open incidents</h2>
-      ${
-        open.length === 0
-          ? html`<p class="muted">None.</p>`
-          : html`<table>
-              <tr>
-                <th>Incident</th>
-                <th>Service</th>
-                <th>Stage</th>
-                <th>Opened</th>
-                <th>Findings</th>
-              </tr>
-              ${open.map(incidentRow)}
-            </table>`
-      }
+      ${listTable(['Incident', 'Service', 'Stage', 'Opened', 'Findings'], open.map(incidentRow), 'None.')}
       <h2>Recently resolved</h2>
-      ${
-        recent.length === 0
-          ? html`<p class="muted">None yet.</p>`
-          : html`<table>
-              <tr>
-                <th>Incident</th>
-                <th>Service</th>
-                <th>Stage</th>
-                <th>Opened</th>
-                <th>Resolution</th>
-              </tr>
-              ${recent.map(incidentRow)}
-            </table>`
-      }`;
+      ${listTable(['Incident', 'Service', 'Stage', 'Opened', 'Resolution'], recent.map(incidentRow), 'None yet.')}`;
     return c.html(page('Incidents', body, { refreshS: 15, identity }));
   });
 
@@ -191,49 +167,32 @@ export function registerIncidentPages(app: ServiceApp, deps: IncidentPagesDeps):
             </ul>`
       }
       <h2>Proposals</h2>
-      ${
-        proposals.length === 0
-          ? html`<p class="muted">None.</p>`
-          : html`<table>
-              <tr>
-                <th>Proposal</th>
-                <th>Action</th>
-                <th>Safety</th>
-                <th>Status</th>
-                <th>Why</th>
-              </tr>
-              ${proposals.map((p) => proposalRow(p, hasScope(identity, 'admin')))}
-            </table>`
-      }
+      ${listTable(
+        ['Proposal', 'Action', 'Safety', 'Status', 'Why'],
+        proposals.map((p) => proposalRow(p, hasScope(identity, 'admin'))),
+        'None.',
+      )}
       <h2>Actions</h2>
-      ${
-        actions.length === 0
-          ? html`<p class="muted">None taken.</p>`
-          : html`<table>
-              <tr>
-                <th>Action</th>
-                <th>Status</th>
-                <th>Started</th>
-                <th>Before → after</th>
-              </tr>
-              ${actions.map(
-                (a) =>
-                  html`<tr>
-                    <td>${a.action}</td>
-                    <td>
-                      ${a.status}${a.error === null ? '' : html`<div class="muted">${a.error}</div>`}
-                    </td>
-                    <td>${iso(a.startedAt)}</td>
-                    <td>
-                      <details>
-                        <summary>evidence</summary>
-                        <pre>${JSON.stringify({ before: a.before, after: a.after }, null, 1)}</pre>
-                      </details>
-                    </td>
-                  </tr>`,
-              )}
-            </table>`
-      }
+      ${listTable(
+        ['Action', 'Status', 'Started', 'Before → after'],
+        actions.map(
+          (a) =>
+            html`<tr>
+              <td>${a.action}</td>
+              <td>
+                ${a.status}${a.error === null ? '' : html`<div class="muted">${a.error}</div>`}
+              </td>
+              <td>${iso(a.startedAt)}</td>
+              <td>
+                <details>
+                  <summary>evidence</summary>
+                  <pre>${JSON.stringify({ before: a.before, after: a.after }, null, 1)}</pre>
+                </details>
+              </td>
+            </tr>`,
+        ),
+        'None taken.',
+      )}
       <h2>Timeline</h2>
       <table>
         <tr>
