@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProbeClient, type IncidentDetail, type IncidentInfo } from '@datamancy/clients';
 import { CAPABILITIES, generateToken } from '@datamancy/core';
-import { freePort, startPodman, type PodmanFixture } from '@datamancy/testkit';
+import { freePort, startPodman, waitFor, type PodmanFixture } from '@datamancy/testkit';
 import { startServiceProcess, type ServiceChild } from '../shared/process.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -244,20 +244,6 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
     let client = new ProbeClient({ baseUrl: probe.url, token, timeoutMs: 120_000 });
     const pod = podman;
 
-    const waitFor = async <T>(
-      what: string,
-      fn: () => Promise<T | undefined>,
-      ms: number,
-    ): Promise<T> => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const v = await fn().catch(() => undefined);
-        if (v !== undefined) return v;
-        if (Date.now() > deadline)
-          throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-        await sleep(100);
-      }
-    };
     const allUp = (): Promise<true> =>
       waitFor(
         'every service up',

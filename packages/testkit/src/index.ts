@@ -6,3 +6,4 @@ export { BUSYBOX_IMAGE, CONTAINERS_CONF, startPodman } from './podman.ts';
 export type { PodmanFixture } from './podman.ts';
 export { freePort, startPostgres } from './postgres.ts';
 export type { PostgresFixture } from './postgres.ts';
+export { waitFor } from './wait.ts';

@@ -163,6 +163,34 @@ describe('analyzers and proposals', () => {
     expect(propose(dep, analyze(dep), { maxMemoryMb: 1 })).toEqual([]);
   });
 
+  it("waits for a starting container, runs the operator's remedy before a restart, notes a full host disk", () => {
+    const starting = evidence({ inspect: { ...running, health: 'starting' } });
+    expect(propose(starting, analyze(starting), { maxMemoryMb: 1 })).toMatchObject([
+      { action: 'wait_for_health', parameters: { container: 'web', timeout_s: 60 } },
+    ]);
+    const hung = evidence({
+      inspect: running,
+      failing: [
+        failing({ evidence: { reasons: ['x'], error: { code: 'TIMEOUT', message: 'x' } } }),
+      ],
+    });
+    const remedies = [{ finding: 'hung', argv: ['kill', '-HUP', '1'] }];
+    expect(propose(hung, analyze(hung), { maxMemoryMb: 1, remedies })).toMatchObject([
+      { action: 'exec', parameters: { argv: ['kill', '-HUP', '1'] } },
+    ]);
+    const full = evidence({
+      ...hung,
+      fullDisks: [
+        { mountpoint: '/var/lib/docker', usedPercent: 97 },
+        { mountpoint: '/snap/core/1', usedPercent: 100 },
+      ],
+    });
+    const findings = analyze(full);
+    expect(findings.map((f) => f.id)).toEqual(['host-disk-full', 'hung']);
+    expect(findings[0]?.evidence).toEqual(['/var/lib/docker: 97 % used']);
+    expect(propose(full, findings, { maxMemoryMb: 1 })[0]?.action).toBe('restart');
+  });
+
   it('fingerprints the same failure the same way, whatever the times and ids in the logs', () => {
     const a = evidence({
       inspect: { name: 'web', state: 'exited', exitCode: 1, labels: {} },

@@ -17,6 +17,7 @@ import {
   startHttpFixture,
   startPodman,
   startScriptedOpenAi,
+  waitFor,
   type PodmanFixture,
   type ScriptedOpenAi,
 } from '@datamancy/testkit';
@@ -74,16 +75,6 @@ async function runWeb(name: string, port: number): Promise<void> {
 }
 
 const crash = (name: string): Promise<string> => podman.cli(['exec', name, 'touch', '/run/crash']);
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 beforeAll(async () => {
   podman = await startPodman();

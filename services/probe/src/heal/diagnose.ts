@@ -37,6 +37,10 @@ export interface DiagnosisEvidence {
   /** Each dependency's state, and whether its last round failed (it may not be down yet). */
   dependencies: { name: string; state: ServiceState; failing?: boolean }[];
   restartsInWindow?: number | undefined;
+  /** `docker stats` of a running container. */
+  stats?: { cpuPercent: number; memoryPercent: number; memoryBytes: number } | undefined;
+  /** Mounts of the control plane's host over 95 % full (host_info). */
+  fullDisks?: { mountpoint: string; usedPercent: number }[] | undefined;
   /** Evidence that could not be collected, and why. */
   gaps: string[];
 }
@@ -83,6 +87,8 @@ export function fingerprintOf(ev: DiagnosisEvidence): { fingerprint: string; sig
 const CONFIG_ERROR =
   /(invalid|unknown|unrecognized|missing|bad) (config|configuration|option|setting|directive|parameter)|configuration (error|file)|yaml: |toml: |parse error|syntax error|environment variable .* (is )?(not set|required)/i;
 const DISK_FULL = /no space left on device|disk (is )?full|ENOSPC/i;
+/** Image mounts that are always 100 % "used" (snaps, CD images). */
+const READ_ONLY_FS = /^\/snap\/|^\/media\/cdrom/;
 const APP_ERROR = /\b(error|exception|fatal|panic|traceback)\b/i;
 
 const has = (
@@ -215,6 +221,26 @@ export const ANALYZERS: readonly ((ev: DiagnosisEvidence) => Finding | undefined
       evidence: lines,
     };
   },
+  function hostDiskFull(ev) {
+    // Informational: the control plane's host may not be where the container's data lives.
+    const disks = (ev.fullDisks ?? []).filter((d) => !READ_ONLY_FS.test(d.mountpoint));
+    if (disks.length === 0) return undefined;
+    return {
+      id: 'host-disk-full',
+      summary: `${disks.map((d) => d.mountpoint).join(', ')} on the control plane's host nearly full`,
+      confidence: 0.4,
+      evidence: disks.map((d) => `${d.mountpoint}: ${d.usedPercent} % used`),
+    };
+  },
+  function starting(ev) {
+    if (ev.inspect?.state !== 'running' || ev.inspect.health !== 'starting') return undefined;
+    return {
+      id: 'starting',
+      summary: `${ev.inspect.name} is still starting (its healthcheck has not passed yet)`,
+      confidence: 0.6,
+      evidence: [`health: starting, started ${ev.inspect.startedAt ?? '?'}`],
+    };
+  },
   function portClosed(ev) {
     if (ev.inspect?.state !== 'running') return undefined;
     const refused = has(ev.failing, (c) => c.evidence.error?.code === 'ECONNREFUSED');
@@ -272,6 +298,11 @@ export function analyze(ev: DiagnosisEvidence): Finding[] {
 export interface ProposeOptions {
   /** Memory cap for `scale_memory`, in MiB. */
   maxMemoryMb: number;
+  /**
+   * Commands the operator configured for a finding on this service (run with `docker_exec`,
+   * which checks its own allowlist too), tried before a restart.
+   */
+  remedies?: readonly { finding: string; argv: readonly string[] }[];
 }
 
 /**
@@ -351,6 +382,27 @@ export function propose(
       reasoning:
         'it keeps crashing on its own restarts: restarting again will not help; recreate it (or fix what the logs show) after review',
       finding: 'restart-loop',
+    });
+    return out;
+  }
+  if (ids.has('starting') && !ids.has('port-closed')) {
+    out.push({
+      action: 'wait_for_health',
+      parameters: { container, timeout_s: 60 },
+      confidence: 0.6,
+      reasoning: 'it is still starting: wait for its healthcheck before anything else',
+      finding: 'starting',
+    });
+    return out;
+  }
+  const remedy = options.remedies?.find((r) => ids.has(r.finding));
+  if (remedy !== undefined) {
+    out.push({
+      action: 'exec',
+      parameters: { container, argv: [...remedy.argv] },
+      confidence: 0.7,
+      reasoning: `the operator's remedy for ${remedy.finding}: ${remedy.argv.join(' ')}`,
+      finding: remedy.finding,
     });
     return out;
   }

@@ -213,6 +213,23 @@ export class HealEngine {
     } catch (err) {
       ev.gaps.push(`docker_logs: ${errText(err)}`);
     }
+    if (ev.inspect.state === 'running') {
+      try {
+        ev.stats = (await tools('docker_stats', { container })) as DiagnosisEvidence['stats'];
+      } catch (err) {
+        ev.gaps.push(`docker_stats: ${errText(err)}`);
+      }
+    }
+    try {
+      const host = (await tools('host_info', {})) as {
+        disks?: { mountpoint: string; usedPercent: number }[];
+      };
+      ev.fullDisks = (host.disks ?? [])
+        .filter((d) => d.usedPercent >= 95)
+        .map((d) => ({ mountpoint: d.mountpoint, usedPercent: d.usedPercent }));
+    } catch (err) {
+      ev.gaps.push(`host_info: ${errText(err)}`);
+    }
     if (ev.inspect.state !== 'running') {
       try {
         const events = (await tools('docker_events', { container, since: '30m' })) as {
@@ -295,6 +312,7 @@ export class HealEngine {
     }
     const inputs = propose(ev, findings, {
       maxMemoryMb: maxMemoryOf(this.o.config, incident.service),
+      remedies: this.o.config.services[incident.service]?.remedies ?? [],
     });
     const first = inputs[0];
     if (first === undefined) {

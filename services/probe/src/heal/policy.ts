@@ -44,6 +44,15 @@ export const HealConfigSchema = z.object({
         restartBudget: Budget.optional(),
         /** Highest memory limit scale_memory may set for this service. */
         maxMemoryMb: z.number().int().min(16).max(1_048_576).optional(),
+        /** Commands to try for a finding before a restart (argv, no shell; exec must be allowlisted in the tool server too). */
+        remedies: z
+          .array(
+            z.object({
+              finding: z.string().min(1).max(64),
+              argv: z.array(z.string().min(1).max(1000)).min(1).max(32),
+            }),
+          )
+          .default([]),
       }),
     )
     .default({}),
