@@ -5,6 +5,7 @@ import { registerDiscover } from './commands/discover.ts';
 import { registerIncidents } from './commands/incidents.ts';
 import { registerOps } from './commands/ops.ts';
 import { registerProbe } from './commands/probe.ts';
+import { registerRender } from './commands/render.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerToken } from './commands/token.ts';
 import { registerTools } from './commands/tools.ts';
@@ -24,6 +25,7 @@ export function createProgram(): Command {
   registerDiscover(program);
   registerProbe(program);
   registerIncidents(program);
+  registerRender(program);
   return program;
 }
 

@@ -1,0 +1,17 @@
+import { renderCaddyfile, renderCompose } from './render.ts';
+import type { Catalog } from './schema.ts';
+
+/** Every file `datamancy render` writes, relative to the stack directory. */
+export const STACK_FILES = ['docker-compose.yml', 'caddy/Caddyfile'] as const;
+
+export interface RenderedFile {
+  path: (typeof STACK_FILES)[number];
+  content: string;
+}
+
+export function renderStack(catalog: Catalog): RenderedFile[] {
+  return [
+    { path: 'docker-compose.yml', content: renderCompose(catalog) },
+    { path: 'caddy/Caddyfile', content: renderCaddyfile(catalog) },
+  ];
+}
