@@ -9,6 +9,7 @@ import {
   CatalogSchema,
   NETWORK_SUBNETS,
   NETWORKS,
+  PROFILES,
   type Catalog,
   type CatalogService,
 } from './schema.ts';
@@ -64,15 +65,46 @@ export function loadCatalog(path: string): Catalog {
   return parseCatalog(readYamlFile(path), path);
 }
 
+/**
+ * Each service's profiles plus those of everything that depends on it (transitively), so a
+ * profile started alone brings what its services need: `--profile applications` starts
+ * PostgreSQL and Authelia too.
+ */
+export function effectiveProfiles(catalog: Catalog): Map<string, string[]> {
+  const profiles = new Map(catalog.services.map((s) => [s.name, new Set<string>(s.profiles)]));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const s of catalog.services) {
+      const own = profiles.get(s.name) ?? new Set<string>();
+      for (const dep of s.dependsOn) {
+        const target = profiles.get(dep);
+        if (target === undefined) continue;
+        for (const p of own) {
+          if (!target.has(p)) {
+            target.add(p);
+            changed = true;
+          }
+        }
+      }
+    }
+  }
+  const order = new Map<string, number>(PROFILES.map((p, i) => [p, i]));
+  const rank = (p: string): number => order.get(p) ?? 99;
+  return new Map(
+    [...profiles].map(([name, set]) => [name, [...set].sort((a, b) => rank(a) - rank(b))]),
+  );
+}
+
 function composeService(
   s: CatalogService,
   byName: Map<string, CatalogService>,
+  profiles: readonly string[],
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
     image: s.image,
     container_name: s.name,
     restart: 'unless-stopped',
-    profiles: s.profiles,
+    profiles,
   };
   if (s.command !== undefined) out.command = s.command;
   if (s.user !== undefined) out.user = s.user;
@@ -129,13 +161,16 @@ function namedVolumes(catalog: Catalog): string[] {
 
 export function renderCompose(catalog: Catalog): string {
   const byName = new Map(catalog.services.map((s) => [s.name, s]));
+  const profiles = effectiveProfiles(catalog);
   const ordered = [...catalog.services].sort(
     (a, b) => a.phase - b.phase || a.name.localeCompare(b.name),
   );
   // No top-level `name`: the published Compose Specification schema here predates it; the
   // project name comes from COMPOSE_PROJECT_NAME in .env.
   const document = {
-    services: Object.fromEntries(ordered.map((s) => [s.name, composeService(s, byName)])),
+    services: Object.fromEntries(
+      ordered.map((s) => [s.name, composeService(s, byName, profiles.get(s.name) ?? s.profiles)]),
+    ),
     networks: Object.fromEntries(
       NETWORKS.map((n) => [
         n,
