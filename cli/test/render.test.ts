@@ -10,7 +10,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 describe('datamancy render', () => {
   it('says the committed stack files are current, and explains itself', async () => {
     const check = await runCli(['render', '--check'], { cwd: ROOT });
-    expect(check.stdout).toBe('2 file(s) current\n');
+    expect(check.stdout).toBe('3 file(s) current\n');
     expect(check.code).toBe(0);
     const help = await runCli(['render', '--help'], { cwd: ROOT });
     expect(help.stdout).toContain('--check');

@@ -15,3 +15,4 @@ export {
 export type { Catalog, CatalogService, NetworkName } from './schema.ts';
 export { renderStack, STACK_FILES } from './stack.ts';
 export type { RenderedFile } from './stack.ts';
+export { oidcDigestVar, renderAutheliaConfig } from './authelia.ts';

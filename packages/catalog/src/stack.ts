@@ -1,8 +1,13 @@
+import { renderAutheliaConfig } from './authelia.ts';
 import { renderCaddyfile, renderCompose } from './render.ts';
 import type { Catalog } from './schema.ts';
 
 /** Every file `datamancy render` writes, relative to the stack directory. */
-export const STACK_FILES = ['docker-compose.yml', 'caddy/Caddyfile'] as const;
+export const STACK_FILES = [
+  'docker-compose.yml',
+  'caddy/Caddyfile',
+  'authelia/configuration.yml',
+] as const;
 
 export interface RenderedFile {
   path: (typeof STACK_FILES)[number];
@@ -13,5 +18,6 @@ export function renderStack(catalog: Catalog): RenderedFile[] {
   return [
     { path: 'docker-compose.yml', content: renderCompose(catalog) },
     { path: 'caddy/Caddyfile', content: renderCaddyfile(catalog) },
+    { path: 'authelia/configuration.yml', content: renderAutheliaConfig(catalog) },
   ];
 }

@@ -149,6 +149,51 @@ describe('stack catalog', () => {
     }
   });
 
+  it('gives every SSO-protected host an Authelia rule (default deny) and every OIDC app a client', () => {
+    const authelia = parseYaml(
+      files.find((f) => f.path === 'authelia/configuration.yml')?.content ?? '',
+    ) as {
+      access_control: {
+        default_policy: string;
+        rules: { domain: string; policy: string; subject?: string[] }[];
+      };
+      identity_providers: {
+        oidc: { clients: { client_id: string; client_secret: string; redirect_uris: string[] }[] };
+      };
+      session: { redis: { host: string } };
+      totp: unknown;
+    };
+    expect(authelia.access_control.default_policy).toBe('deny');
+    expect(authelia.session.redis.host).toBe('redis');
+    expect(authelia.totp).toBeDefined();
+    for (const s of catalog.services.filter((x) => x.sso === 'forward-auth')) {
+      const rule = authelia.access_control.rules.find(
+        (r) => r.domain === `${s.hostname ?? ''}.{{ env "DOMAIN" }}`,
+      );
+      expect(rule, s.name).toMatchObject({
+        policy: 'two_factor',
+        subject: s.groups.map((g) => `group:${g}`),
+      });
+    }
+    const clients = authelia.identity_providers.oidc.clients.map((c) => c.client_id).sort();
+    expect(clients).toEqual(
+      catalog.services
+        .filter((s) => s.sso === 'oidc')
+        .map((s) => s.name)
+        .sort(),
+    );
+    for (const c of authelia.identity_providers.oidc.clients) {
+      expect(c.client_secret).toMatch(/^\{\{ env "OIDC_[A-Z_]+_DIGEST" \}\}$/);
+      expect(c.redirect_uris[0]).toMatch(/^https:\/\/[a-z-]+\.\{\{ env "DOMAIN" \}\}\/$/);
+    }
+    // every host Caddy publishes is either behind Authelia, an OIDC app, or deliberately public
+    const caddy = files.find((f) => f.path === 'caddy/Caddyfile')?.content ?? '';
+    for (const s of catalog.services.filter((x) => x.hostname !== undefined)) {
+      expect(caddy, s.name).toContain(`${s.hostname ?? ''}.{$DOMAIN} {`);
+      expect(['forward-auth', 'oidc', 'bypass']).toContain(s.sso);
+    }
+  });
+
   it('refuses a bad catalog, naming each path', () => {
     const issues = (doc: unknown): string[] => {
       try {
