@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { expandManifest } from '@datamancy/probe';
+import { expandManifest, loadManifestFile } from '@datamancy/probe';
 import { discoverStack } from '@datamancy/stack-discovery';
 import { runCli } from './helpers.ts';
 
@@ -10,13 +10,31 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 describe('datamancy render', () => {
   it('says the committed stack files are current, and explains itself', async () => {
     const check = await runCli(['render', '--check'], { cwd: ROOT });
-    expect(check.stdout).toBe('3 file(s) current\n');
+    expect(check.stdout).toBe('4 file(s) current\n');
     expect(check.code).toBe(0);
     const help = await runCli(['render', '--help'], { cwd: ROOT });
     expect(help.stdout).toContain('--check');
     const missing = await runCli(['render', '--catalog', 'nope.yaml'], { cwd: ROOT });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('cannot read nope.yaml');
+  });
+
+  it('renders a probe manifest the probe accepts, with SSO apps depending on Authelia', () => {
+    const manifest = loadManifestFile(join(ROOT, 'stack', 'probe', 'services.yaml'), {
+      domain: 'example.org',
+      defaultIntervalS: 30,
+    });
+    const by = (name: string) => manifest.services.find((s) => s.name === name);
+    expect(by('grafana')?.dependsOn).toEqual(['authelia', 'caddy', 'postgres']);
+    expect(by('grafana')?.checks.map((c) => c.kind)).toEqual([
+      'container',
+      'http',
+      'http',
+      'browser',
+    ]);
+    expect(by('ldap')?.checks[0]).toMatchObject({ kind: 'tcp', host: 'ldap', port: 1389 });
+    expect(by('postgres')?.checks.map((c) => c.kind)).toEqual(['tcp', 'container']);
+    expect(manifest.services.length).toBeGreaterThan(40);
   });
 
   it('renders a stack that discovery reads into a manifest the probe accepts', async () => {

@@ -16,3 +16,4 @@ export type { Catalog, CatalogService, NetworkName } from './schema.ts';
 export { renderStack, STACK_FILES } from './stack.ts';
 export type { RenderedFile } from './stack.ts';
 export { oidcDigestVar, renderAutheliaConfig } from './authelia.ts';
+export { renderProbeManifest } from './probe-manifest.ts';

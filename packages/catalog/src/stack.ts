@@ -1,4 +1,5 @@
 import { renderAutheliaConfig } from './authelia.ts';
+import { renderProbeManifest } from './probe-manifest.ts';
 import { renderCaddyfile, renderCompose } from './render.ts';
 import type { Catalog } from './schema.ts';
 
@@ -7,6 +8,7 @@ export const STACK_FILES = [
   'docker-compose.yml',
   'caddy/Caddyfile',
   'authelia/configuration.yml',
+  'probe/services.yaml',
 ] as const;
 
 export interface RenderedFile {
@@ -19,5 +21,6 @@ export function renderStack(catalog: Catalog): RenderedFile[] {
     { path: 'docker-compose.yml', content: renderCompose(catalog) },
     { path: 'caddy/Caddyfile', content: renderCaddyfile(catalog) },
     { path: 'authelia/configuration.yml', content: renderAutheliaConfig(catalog) },
+    { path: 'probe/services.yaml', content: renderProbeManifest(catalog) },
   ];
 }
