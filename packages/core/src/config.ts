@@ -35,16 +35,21 @@ function isPlainObject(value: unknown): value is PlainObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A text file's content; a missing or unreadable file is a ConfigError naming it. */
+export function readTextFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      [{ path: '(file)', message: `cannot read ${path}: ${(err as Error).message}` }],
+      path,
+    );
+  }
+}
+
 /** Reads and parses a YAML (or JSON) file; a missing file or bad syntax is a ConfigError. */
 export function readYamlFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError([
-      { path: '(file)', message: `cannot read ${path}: ${(err as Error).message}` },
-    ]);
-  }
+  const text = readTextFile(path);
   try {
     return parseYaml(text) as unknown;
   } catch (err) {

@@ -4,7 +4,8 @@ import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { AppError, toErrorBody } from './errors.ts';
+import type { z } from 'zod';
+import { AppError, toErrorBody, toValidationIssues, validationError } from './errors.ts';
 import { parseBearer, type Identity, type Scope, hasScope, type TokenRegistry } from './auth.ts';
 import type { Logger } from './logger.ts';
 import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
@@ -275,4 +276,31 @@ export function requestSignal(c: ServiceContext): AbortSignal {
     if (!outgoing.writableFinished) controller.abort(new Error('client closed the connection'));
   });
   return controller.signal;
+}
+
+/**
+ * Reads a JSON body and validates it: 400 naming each failing path (`issues`). With
+ * `optional`, a request without a body counts as `{}`.
+ */
+export async function readValidated<S extends z.ZodType>(
+  c: ServiceContext,
+  schema: S,
+  options: { limitBytes?: number; optional?: boolean } = {},
+): Promise<z.output<S>> {
+  const empty =
+    options.optional === true &&
+    (c.req.header('content-length') === '0' || c.req.header('content-type') === undefined);
+  const parsed = schema.safeParse(empty ? {} : await readJson(c, options.limitBytes));
+  if (!parsed.success)
+    throw validationError('BAD_REQUEST', toValidationIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+/** Validates the query string: 400 naming each failing `query.*` path. */
+export function readQuery<S extends z.ZodType>(c: ServiceContext, schema: S): z.output<S> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) {
+    throw validationError('BAD_REQUEST', toValidationIssues(parsed.error.issues, 'query'));
+  }
+  return parsed.data;
 }

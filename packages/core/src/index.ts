@@ -16,6 +16,7 @@ export {
   loadConfig,
   loadConfigFile,
   parseOverrides,
+  readTextFile,
   readYamlFile,
   setPath,
 } from './config.ts';
@@ -47,6 +48,8 @@ export type { HttpMetrics } from './metrics.ts';
 export {
   createServiceApp,
   readJson,
+  readQuery,
+  readValidated,
   renderError,
   requestSignal,
   requireScope,

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { ConfigError } from '@datamancy/core';
+import { ConfigError, readTextFile } from '@datamancy/core';
 import {
   parseCaddyfileTree,
   substituteCaddyEnv,
@@ -232,14 +231,6 @@ export function parseCaddyfile(
 }
 
 export function loadCaddyfile(path: string, options: CaddyParseOptions): CaddyRoutes {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(
-      [{ path: '(file)', message: `cannot read ${path}: ${(err as Error).message}` }],
-      path,
-    );
-  }
+  const text = readTextFile(path);
   return parseCaddyfile(text, path, options);
 }

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { ConfigError } from '@datamancy/core';
+import { ConfigError, readTextFile } from '@datamancy/core';
 import {
   dependsOnField,
   exposeField,
@@ -260,15 +259,7 @@ export function loadComposeFiles(
   options: ComposeParseOptions,
 ): ComposeProject {
   const files = paths.map((path) => {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new ConfigError(
-        [{ path: '(file)', message: `cannot read ${path}: ${(err as Error).message}` }],
-        path,
-      );
-    }
+    const text = readTextFile(path);
     return parseComposeFile(text, path, options);
   });
   const first = paths[0];

@@ -1,12 +1,4 @@
-import type { z } from 'zod';
-import {
-  readJson,
-  requestSignal,
-  toValidationIssues,
-  validationError,
-  type ServiceApp,
-  type ServiceContext,
-} from '@datamancy/core';
+import { readValidated, requestSignal, type ServiceApp } from '@datamancy/core';
 import type { BrowserConfig } from '../config.ts';
 import { readDom, readSnapshot, readTextSignals, takeScreenshot } from '../page/capture.ts';
 import { performLogin } from '../page/login.ts';
@@ -23,18 +15,6 @@ export interface RouteDeps {
   runner: PageRunner;
   limiter: ConcurrencyLimiter;
   browser: SharedBrowser;
-}
-
-async function parseBody<S extends z.ZodType>(
-  c: ServiceContext,
-  schema: S,
-  limit: number,
-): Promise<z.output<S>> {
-  const parsed = schema.safeParse(await readJson(c, limit));
-  if (!parsed.success) {
-    throw validationError('BAD_REQUEST', toValidationIssues(parsed.error.issues));
-  }
-  return parsed.data;
 }
 
 /** `Accept: image/png` (and not JSON) asks for the bare PNG. */
@@ -67,7 +47,7 @@ export function registerPageRoutes(app: ServiceApp, deps: RouteDeps): void {
   const limit = config.bodyLimitBytes;
 
   app.post('/screenshot', async (c) => {
-    const req = await parseBody(c, schemas.screenshot, limit);
+    const req = await readValidated(c, schemas.screenshot, { limitBytes: limit });
     const png = wantsPng(c.req.header('accept'));
     const result = await runner.run({
       endpoint: 'screenshot',
@@ -113,7 +93,7 @@ export function registerPageRoutes(app: ServiceApp, deps: RouteDeps): void {
   });
 
   app.post('/dom', async (c) => {
-    const req = await parseBody(c, schemas.dom, limit);
+    const req = await readValidated(c, schemas.dom, { limitBytes: limit });
     const result = await runner.run({
       endpoint: 'dom',
       target: req,
@@ -134,7 +114,7 @@ export function registerPageRoutes(app: ServiceApp, deps: RouteDeps): void {
   });
 
   app.post('/snapshot', async (c) => {
-    const req = await parseBody(c, schemas.snapshot, limit);
+    const req = await readValidated(c, schemas.snapshot, { limitBytes: limit });
     const result = await runner.run({
       endpoint: 'snapshot',
       target: req,
@@ -152,7 +132,7 @@ export function registerPageRoutes(app: ServiceApp, deps: RouteDeps): void {
   });
 
   app.post('/login', async (c) => {
-    const req = await parseBody(c, schemas.login, limit);
+    const req = await readValidated(c, schemas.login, { limitBytes: limit });
     const result = await runner.run({
       endpoint: 'login',
       target: req,

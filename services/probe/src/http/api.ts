@@ -5,13 +5,11 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
   AppError,
-  readJson,
+  readQuery,
+  readValidated,
   requestSignal,
   requireScope,
-  toValidationIssues,
-  validationError,
   type ServiceApp,
-  type ServiceContext,
   type SsrfGuard,
 } from '@datamancy/core';
 import type { ProofStore } from '../checks/proofs.ts';
@@ -68,28 +66,6 @@ export function summarize(states: readonly ServiceState[]): Summary {
   };
   for (const state of states) summary[SUMMARY_KEY[state]] += 1;
   return summary;
-}
-
-async function parseBody<S extends z.ZodType>(
-  c: ServiceContext,
-  schema: S,
-  limit: number,
-  optional = false,
-): Promise<z.output<S>> {
-  const empty =
-    optional &&
-    (c.req.header('content-length') === '0' || c.req.header('content-type') === undefined);
-  const parsed = schema.safeParse(empty ? {} : await readJson(c, limit));
-  if (!parsed.success)
-    throw validationError('BAD_REQUEST', toValidationIssues(parsed.error.issues));
-  return parsed.data;
-}
-
-function parseQuery<S extends z.ZodType>(c: ServiceContext, schema: S): z.output<S> {
-  const parsed = schema.safeParse(c.req.query());
-  if (!parsed.success)
-    throw validationError('BAD_REQUEST', toValidationIssues(parsed.error.issues, 'query'));
-  return parsed.data;
 }
 
 export const StackProbeSchema = z
@@ -186,7 +162,7 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
 
   app.get('/services/:name/history', async (c) => {
     const service = requireService(deps, c.req.param('name'));
-    const q = parseQuery(c, HistoryQuery);
+    const q = readQuery(c, HistoryQuery);
     await repo.flush();
     const results = await repo.results(service.name, q);
     const sinceHour = Math.floor((Date.now() - q.hours * 3_600_000) / 3_600_000) * 3_600_000;
@@ -210,7 +186,7 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
 
   app.post('/start-stack-probe', async (c) => {
     requireScope(c, 'admin');
-    const body = await parseBody(c, StackProbeSchema, limit, true);
+    const body = await readValidated(c, StackProbeSchema, { limitBytes: limit, optional: true });
     const unknown = (body.services ?? []).filter((n) => !orchestrator.has(n));
     if (unknown.length > 0) {
       throw new AppError('BAD_REQUEST', `unknown service(s): ${unknown.join(', ')}`, {
@@ -234,7 +210,7 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
 
   app.post('/start-probe', async (c) => {
     requireScope(c, 'admin');
-    const body = await parseBody(c, AdHocSchema, limit);
+    const body = await readValidated(c, AdHocSchema, { limitBytes: limit });
     body.services.forEach((url, i) => {
       try {
         deps.guard.checkUrl(new URL(url));
@@ -324,7 +300,7 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
 
   app.post('/maintenance', async (c) => {
     const identity = requireScope(c, 'admin');
-    const body = await parseBody(c, MaintenanceSchema, limit);
+    const body = await readValidated(c, MaintenanceSchema, { limitBytes: limit });
     if (body.service !== '*' && !orchestrator.has(body.service)) {
       throw new AppError('BAD_REQUEST', `service: no service named "${body.service}"`, {
         data: { issues: [{ path: 'service', message: `no service named "${body.service}"` }] },

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import {
   AppError,
-  readJson,
+  readQuery,
+  readValidated,
   requireScope,
-  toValidationIssues,
-  validationError,
   type ServiceApp,
   type ServiceContext,
 } from '@datamancy/core';
@@ -37,20 +36,6 @@ export const AnalyzeSchema = z.object({ service: serviceName }).strict();
 export const ExecuteSchema = z.object({ proposalId: z.number().int().min(1) }).strict();
 export const RejectSchema = z.object({ reason: z.string().min(1).max(1000) }).strict();
 
-async function body<S extends z.ZodType>(
-  c: ServiceContext,
-  schema: S,
-  optional = false,
-): Promise<z.output<S>> {
-  const empty =
-    optional &&
-    (c.req.header('content-length') === '0' || c.req.header('content-type') === undefined);
-  const parsed = schema.safeParse(empty ? {} : await readJson(c, 16 * 1024));
-  if (!parsed.success)
-    throw validationError('BAD_REQUEST', toValidationIssues(parsed.error.issues));
-  return parsed.data;
-}
-
 function idParam(c: ServiceContext, what: string): number {
   const id = Number(c.req.param('id'));
   if (!Number.isInteger(id) || id < 1)
@@ -62,10 +47,7 @@ export function registerHealRoutes(app: ServiceApp, deps: HealApiDeps): void {
   const { heal, healStore } = deps;
 
   app.get('/incidents', async (c) => {
-    const parsed = IncidentQuery.safeParse(c.req.query());
-    if (!parsed.success)
-      throw validationError('BAD_REQUEST', toValidationIssues(parsed.error.issues, 'query'));
-    const q = parsed.data;
+    const q = readQuery(c, IncidentQuery);
     const incidents = await healStore.incidents({
       ...(q.status === 'all' ? {} : { status: q.status }),
       ...(q.service === undefined ? {} : { service: q.service }),
@@ -93,7 +75,7 @@ export function registerHealRoutes(app: ServiceApp, deps: HealApiDeps): void {
 
   app.post('/analyze-and-propose-fixes', async (c) => {
     requireScope(c, 'admin');
-    const { service } = await body(c, AnalyzeSchema);
+    const { service } = await readValidated(c, AnalyzeSchema, { limitBytes: 16 * 1024 });
     if (!deps.orchestrator.has(service)) {
       throw new AppError('BAD_REQUEST', `service: no service named "${service}"`, {
         data: { issues: [{ path: 'service', message: `no service named "${service}"` }] },
@@ -104,7 +86,7 @@ export function registerHealRoutes(app: ServiceApp, deps: HealApiDeps): void {
 
   app.post('/execute-fix', async (c) => {
     const identity = requireScope(c, 'admin');
-    const { proposalId } = await body(c, ExecuteSchema);
+    const { proposalId } = await readValidated(c, ExecuteSchema, { limitBytes: 16 * 1024 });
     return c.json({ proposal: await heal.executeFix(proposalId, identity) });
   });
 
@@ -126,7 +108,7 @@ export function registerHealRoutes(app: ServiceApp, deps: HealApiDeps): void {
   app.post('/approvals/:id/reject', async (c) => {
     const identity = requireScope(c, 'admin');
     const id = idParam(c, 'proposal');
-    const { reason } = await body(c, RejectSchema);
+    const { reason } = await readValidated(c, RejectSchema, { limitBytes: 16 * 1024 });
     return c.json({ proposal: await heal.reject(id, identity, reason) });
   });
 
