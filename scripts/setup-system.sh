@@ -29,6 +29,12 @@ PACKAGES=(
   tesseract-ocr
   tesseract-ocr-eng
   caddy
+  # the stack: a real slapd loads the rendered LDIF, passlib checks Authelia's client digests
+  # independently, promtool checks the rendered Prometheus configuration
+  slapd
+  ldap-utils
+  python3-passlib
+  prometheus
 )
 
 missing=()
@@ -51,6 +57,14 @@ fi
 
 echo "setup-system: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages with daemons (slapd, postgresql, sshd, prometheus) must not start them: the tests
+# start their own on free loopback ports. policy-rc.d exit 101 tells invoke-rc.d "not now".
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "setup-system: done"

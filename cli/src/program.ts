@@ -3,6 +3,7 @@ import { ConfigError } from '@datamancy/core';
 import { ApiError } from '@datamancy/clients';
 import { registerDiscover } from './commands/discover.ts';
 import { registerIncidents } from './commands/incidents.ts';
+import { registerInit } from './commands/init.ts';
 import { registerOps } from './commands/ops.ts';
 import { registerProbe } from './commands/probe.ts';
 import { registerRender } from './commands/render.ts';
@@ -26,6 +27,7 @@ export function createProgram(): Command {
   registerProbe(program);
   registerIncidents(program);
   registerRender(program);
+  registerInit(program);
   return program;
 }
 

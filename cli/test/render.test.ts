@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { expandManifest, loadManifestFile } from '@datamancy/probe';
+import { STACK_FILES } from '@datamancy/catalog';
 import { discoverStack } from '@datamancy/stack-discovery';
 import { runCli } from './helpers.ts';
 
@@ -10,7 +11,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 describe('datamancy render', () => {
   it('says the committed stack files are current, and explains itself', async () => {
     const check = await runCli(['render', '--check'], { cwd: ROOT });
-    expect(check.stdout).toBe('4 file(s) current\n');
+    expect(check.stdout).toBe(`${String(STACK_FILES.length)} file(s) current\n`);
+    expect(STACK_FILES.length).toBeGreaterThanOrEqual(13);
     expect(check.code).toBe(0);
     const help = await runCli(['render', '--help'], { cwd: ROOT });
     expect(help.stdout).toContain('--check');
@@ -25,7 +27,13 @@ describe('datamancy render', () => {
       defaultIntervalS: 30,
     });
     const by = (name: string) => manifest.services.find((s) => s.name === name);
-    expect(by('grafana')?.dependsOn).toEqual(['authelia', 'caddy', 'postgres']);
+    expect(by('grafana')?.dependsOn).toEqual([
+      'authelia',
+      'caddy',
+      'clickhouse',
+      'postgres',
+      'prometheus',
+    ]);
     expect(by('grafana')?.checks.map((c) => c.kind)).toEqual([
       'container',
       'http',

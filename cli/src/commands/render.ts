@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { loadCatalog, renderStack } from '@datamancy/catalog';
@@ -7,7 +7,9 @@ import { loadCatalog, renderStack } from '@datamancy/catalog';
 export function registerRender(program: Command): void {
   program
     .command('render')
-    .description('render the stack (compose file, Caddyfile) from the catalog')
+    .description(
+      'render the stack from the catalog: compose file, Caddyfile, Authelia, LDAP, PostgreSQL, LiteLLM, Homepage, Prometheus, Grafana, probe manifest',
+    )
     .option('--catalog <file>', 'the catalog', 'stack/catalog.yaml')
     .option('--out <dir>', 'where the rendered files go', 'stack')
     .option('--check', 'write nothing; exit 1 when a rendered file is missing or stale')
@@ -21,11 +23,12 @@ export function registerRender(program: Command): void {
       for (const file of files) {
         const path = join(flags.out, file.path);
         const current = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-        if (current === file.content) continue;
+        if (current === file.content && (statSync(path).mode & 0o777) === file.mode) continue;
         stale.push(path);
         if (flags.check === true) continue;
         mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, file.content);
+        writeFileSync(path, file.content, { mode: file.mode });
+        chmodSync(path, file.mode);
         process.stdout.write(`wrote ${path}\n`);
       }
       if (flags.check === true && stale.length > 0) {

@@ -7,15 +7,29 @@ import type { Catalog, CatalogService } from './schema.ts';
  * default-deny access rules by group (one per forward-auth host), an OIDC client per OIDC
  * app. Values that differ per installation come from Authelia's template filter
  * (`X_AUTHELIA_CONFIG_FILTERS=template`): `{{ env "DOMAIN" }}`, and secrets from files
- * `datamancy init` writes (client secret digests, the issuer key), never from this file.
+ * `datamancy init` writes (client secret digests, the issuer key) or from `.env` through
+ * Authelia's environment (session, storage, JWT and HMAC secrets), never from this file.
  */
 
 const env = (name: string): string => `{{ env "${name}" }}`;
 const host = (s: CatalogService): string => `${s.hostname ?? s.name}.${env('DOMAIN')}`;
 
-/** The env var holding an OIDC client's PBKDF2-SHA512 digest (written by `datamancy init`). */
-export const oidcDigestVar = (service: string): string =>
-  `OIDC_${service.toUpperCase().replace(/-/g, '_')}_DIGEST`;
+const varPart = (service: string): string => service.toUpperCase().replace(/-/g, '_');
+
+/** The `.env` variable holding an OIDC client's secret (the app reads it too). */
+export const oidcSecretVar = (service: string): string => `OIDC_${varPart(service)}_SECRET`;
+
+/** The file (relative to the stack directory) with a client secret's PBKDF2-SHA512 digest. */
+export const oidcDigestFile = (service: string): string =>
+  `authelia/secrets/oidc-${service}.digest`;
+
+/** The OIDC issuer's RSA private key (PEM), relative to the stack directory. */
+export const OIDC_ISSUER_KEY_FILE = 'authelia/secrets/oidc-issuer.pem';
+
+/** Where ./authelia/secrets is mounted in Authelia's container. */
+const SECRETS_MOUNT = '/config/secrets';
+const mounted = (file: string): string =>
+  `${SECRETS_MOUNT}/${file.slice('authelia/secrets/'.length)}`;
 
 export function renderAutheliaConfig(catalog: Catalog): string {
   const forward = catalog.services
@@ -34,12 +48,12 @@ export function renderAutheliaConfig(catalog: Catalog): string {
       ldap: {
         implementation: 'custom',
         address: 'ldap://ldap:1389',
-        base_dn: env('LDAP_BASE_DN'),
+        base_dn: catalog.identity.baseDn,
         additional_users_dn: 'ou=users',
         users_filter: '(&({username_attribute}={input})(objectClass=inetOrgPerson))',
         additional_groups_dn: 'ou=groups',
         groups_filter: '(&(member={dn})(objectClass=groupOfNames))',
-        user: `cn=admin,${env('LDAP_BASE_DN')}`,
+        user: `cn=admin,${catalog.identity.baseDn}`,
         // password: AUTHELIA_AUTHENTICATION_BACKEND_LDAP_PASSWORD (from .env)
         attributes: { username: 'uid', display_name: 'cn', mail: 'mail', group_name: 'cn' },
       },
@@ -65,14 +79,16 @@ export function renderAutheliaConfig(catalog: Catalog): string {
     identity_providers: {
       oidc: {
         jwks: [
-          { key: '{{ secret "/config/secrets/oidc-issuer.pem" | mindent 10 "|" | msquote }}' },
+          {
+            key: `{{ secret "${mounted(OIDC_ISSUER_KEY_FILE)}" | mindent 10 "|" | msquote }}`,
+          },
         ],
         clients: oidc.map((s) => ({
           client_id: s.name,
           client_name: s.description,
-          client_secret: env(oidcDigestVar(s.name)),
+          client_secret: `{{ secret "${mounted(oidcDigestFile(s.name))}" }}`,
           authorization_policy: 'two_factor',
-          redirect_uris: [`https://${host(s)}/`],
+          redirect_uris: [`https://${host(s)}${s.oidcRedirectPath ?? '/'}`],
           scopes: ['openid', 'profile', 'email', 'groups'],
         })),
       },

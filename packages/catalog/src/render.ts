@@ -13,6 +13,7 @@ import {
   type Catalog,
   type CatalogService,
 } from './schema.ts';
+import { oidcSecretVar } from './authelia.ts';
 
 /**
  * Rendering: catalog → `docker-compose.yml` and the Caddyfile. Deterministic (sorted keys
@@ -29,6 +30,7 @@ export function parseCatalog(document: unknown, origin = 'stack/catalog.yaml'): 
   if (!parsed.success) throw new ConfigError(toValidationIssues(parsed.error.issues), origin);
   const catalog = parsed.data;
   const issues: ValidationIssue[] = [];
+  const groups = new Set(catalog.identity.groups.map((g) => g.name));
   const byName = new Map<string, CatalogService>();
   catalog.services.forEach((s, i) => {
     if (byName.has(s.name))
@@ -56,6 +58,53 @@ export function parseCatalog(document: unknown, origin = 'stack/catalog.yaml'): 
       issues.push({ path: `services[${i}].hostname`, message: `sso ${s.sso} needs a hostname` });
     if (s.hostname !== undefined && s.port === undefined)
       issues.push({ path: `services[${i}].port`, message: 'a public service needs its port' });
+    if (s.sso === 'oidc') {
+      const ref = `\${${oidcSecretVar(s.name)}}`;
+      if (!Object.values(s.environment).some((v) => v.includes(ref)))
+        issues.push({
+          path: `services[${i}].environment`,
+          message: `an OIDC client passes its secret ${ref} to the app`,
+        });
+      if (s.oidcRedirectPath === undefined)
+        issues.push({
+          path: `services[${i}].oidcRedirectPath`,
+          message: 'an OIDC client needs its callback path',
+        });
+    }
+    s.groups.forEach((g, j) => {
+      if (!groups.has(g))
+        issues.push({ path: `services[${i}].groups[${j}]`, message: `unknown LDAP group "${g}"` });
+    });
+    if (
+      s.database !== undefined &&
+      (!s.dependsOn.includes('postgres') || !s.networks.includes('database'))
+    )
+      issues.push({
+        path: `services[${i}].database`,
+        message: 'a service with a database depends on postgres and joins the database network',
+      });
+  });
+  catalog.identity.users.forEach((u, i) => {
+    u.groups.forEach((g, j) => {
+      if (!groups.has(g))
+        issues.push({ path: `identity.users[${i}].groups[${j}]`, message: `unknown group "${g}"` });
+    });
+  });
+  catalog.identity.groups.forEach((g, i) => {
+    if (!catalog.identity.users.some((u) => u.groups.includes(g.name)))
+      issues.push({
+        path: `identity.groups[${i}]`,
+        message: `"${g.name}" has no bootstrap member (an LDAP groupOfNames needs one)`,
+      });
+  });
+  catalog.ai.models.forEach((m, i) => {
+    const target = byName.get(m.service);
+    if (target?.port === undefined)
+      issues.push({
+        path: `ai.models[${i}].service`,
+        message:
+          target === undefined ? `unknown service "${m.service}"` : `${m.service} has no port`,
+      });
   });
   if (issues.length > 0) throw new ConfigError(issues, origin);
   return catalog;
@@ -97,6 +146,7 @@ export function effectiveProfiles(catalog: Catalog): Map<string, string[]> {
 
 function composeService(
   s: CatalogService,
+  catalog: Catalog,
   byName: Map<string, CatalogService>,
   profiles: readonly string[],
 ): Record<string, unknown> {
@@ -108,14 +158,17 @@ function composeService(
   };
   if (s.command !== undefined) out.command = s.command;
   if (s.user !== undefined) out.user = s.user;
-  if (Object.keys(s.environment).length > 0) {
+  const environment = { ...s.environment, ...extraEnvironment(s, catalog) };
+  if (Object.keys(environment).length > 0) {
     out.environment = Object.fromEntries(
-      Object.entries(s.environment).sort(([a], [b]) => a.localeCompare(b)),
+      Object.entries(environment).sort(([a], [b]) => a.localeCompare(b)),
     );
   }
   if (s.publish.length > 0) out.ports = s.publish;
   out.networks = [...s.networks].sort();
-  if (s.volumes.length > 0) out.volumes = s.volumes;
+  const volumes = s.volumes.map((v) => (isNamedVolume(v) ? `${DATA_DIR_VAR}/${v}` : v));
+  if (s.trustsEdgeCa) volumes.push(`${DATA_DIR_VAR}/${EDGE_CA_SOURCE}:${EDGE_CA_DIR}:ro`);
+  if (volumes.length > 0) out.volumes = volumes;
   out.healthcheck = {
     test: s.healthcheck.test,
     interval: s.healthcheck.interval,
@@ -146,17 +199,68 @@ function composeService(
   return out;
 }
 
-/** Named volumes (not bind mounts) used by the services. */
-function namedVolumes(catalog: Catalog): string[] {
-  const names = new Set<string>();
+/**
+ * Data lives in bind mounts under `STACK_DATA_DIR` (from `.env`; `datamancy volumes` makes
+ * each directory with its service's owner), so backups and disk checks see plain directories.
+ */
+export const DATA_DIR_VAR = '${STACK_DATA_DIR}';
+/** Caddy's internal CA, mounted read-only where `trustsEdgeCa` is set. */
+const EDGE_CA_SOURCE = 'caddy-data/caddy/pki/authorities/local';
+export const EDGE_CA_DIR = '/etc/datamancy/edge-ca';
+
+/** `name:/path` — a data volume, as opposed to `./file:/path` or `/host:/path`. */
+function isNamedVolume(spec: string): boolean {
+  return /^[a-z0-9][\w.-]*:/.test(spec);
+}
+
+export interface DataDirectory {
+  /** Directory name under STACK_DATA_DIR. */
+  name: string;
+  /** Services that mount it. */
+  services: string[];
+  /** Numeric owner (the service's `user`), or undefined: the image's entrypoint owns it. */
+  uid?: number;
+  gid?: number;
+}
+
+/** The data directories the stack mounts, with the owner their services run as. */
+export function dataDirectories(catalog: Catalog): DataDirectory[] {
+  const dirs = new Map<string, DataDirectory>();
   for (const s of catalog.services) {
-    for (const v of s.volumes) {
-      const source = v.split(':')[0] ?? '';
-      if (!source.startsWith('.') && !source.startsWith('/') && !source.startsWith('$'))
-        names.add(source);
+    for (const v of s.volumes.filter(isNamedVolume)) {
+      const dirName = v.split(':')[0] ?? v;
+      const dir = dirs.get(dirName) ?? { name: dirName, services: [] };
+      dir.services.push(s.name);
+      if (s.user !== undefined && dir.uid === undefined) {
+        const [uid, gid] = s.user.split(':').map(Number);
+        dir.uid = uid;
+        dir.gid = gid ?? uid;
+      }
+      dirs.set(dirName, dir);
     }
   }
-  return [...names].sort();
+  return [...dirs.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Environment the renderer adds: database passwords for PostgreSQL's first start, upstream
+ * keys for LiteLLM's models, the edge CA for services that trust it.
+ */
+function extraEnvironment(s: CatalogService, catalog: Catalog): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (s.name === 'postgres') {
+    for (const other of catalog.services) {
+      if (other.database !== undefined)
+        env[other.database.passwordVar] = `\${${other.database.passwordVar}}`;
+    }
+  }
+  if (s.name === 'litellm') {
+    for (const m of catalog.ai.models) {
+      if (m.apiKeyEnv !== undefined) env[m.apiKeyEnv] = `\${${m.apiKeyEnv}}`;
+    }
+  }
+  if (s.trustsEdgeCa) env.NODE_EXTRA_CA_CERTS = `${EDGE_CA_DIR}/root.crt`;
+  return env;
 }
 
 export function renderCompose(catalog: Catalog): string {
@@ -169,7 +273,10 @@ export function renderCompose(catalog: Catalog): string {
   // project name comes from COMPOSE_PROJECT_NAME in .env.
   const document = {
     services: Object.fromEntries(
-      ordered.map((s) => [s.name, composeService(s, byName, profiles.get(s.name) ?? s.profiles)]),
+      ordered.map((s) => [
+        s.name,
+        composeService(s, catalog, byName, profiles.get(s.name) ?? s.profiles),
+      ]),
     ),
     networks: Object.fromEntries(
       NETWORKS.map((n) => [
@@ -181,7 +288,6 @@ export function renderCompose(catalog: Catalog): string {
         },
       ]),
     ),
-    volumes: Object.fromEntries(namedVolumes(catalog).map((v) => [v, {}])),
   };
   return GENERATED_HEADER + stringify(document, { lineWidth: 0 });
 }
@@ -195,8 +301,9 @@ export function renderCaddyfile(catalog: Catalog): string {
   const lines: string[] = [
     GENERATED_HEADER.trimEnd(),
     '{',
-    '\t# internal CA for a private domain; `datamancy init` switches to ACME for a public one',
-    '\tlocal_certs',
+    '\t# CADDY_TLS from .env: `local_certs` (internal CA) for a private domain, `email <address>`',
+    '\t# (ACME) for a public one; `datamancy init` chooses',
+    '\t{$CADDY_TLS:local_certs}',
     '\tadmin localhost:2019',
     '}',
     '',

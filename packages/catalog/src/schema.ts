@@ -54,6 +54,11 @@ export const CatalogServiceSchema = z
       .regex(/^[a-z0-9-]+$/)
       .optional(),
     sso: SsoModeSchema.default('none'),
+    /** The app's OIDC callback path (Authelia matches redirect URIs exactly). */
+    oidcRedirectPath: z
+      .string()
+      .regex(/^\/[\w/.-]*$/)
+      .optional(),
     /** LDAP groups allowed through forward-auth (default: the `users` group). */
     groups: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/)).default(['users']),
     healthcheck: z.object({
@@ -84,13 +89,86 @@ export const CatalogServiceSchema = z
     dockerSocket: z.boolean().default(false),
     gpu: z.boolean().default(false),
     command: z.array(z.string()).optional(),
+    /** Path of a Prometheus endpoint (bearer token auth); Prometheus scrapes it. */
+    metrics: z
+      .string()
+      .regex(/^\/[\w/.-]*$/)
+      .optional(),
+    /** Homepage tile group; absent: the service's first profile. */
+    category: z.string().min(1).max(40).optional(),
+    /**
+     * A database and role of its own in the shared PostgreSQL, created at its first start
+     * (rendered `postgres/init-databases.sh`); the password comes from `.env`.
+     */
+    database: z
+      .object({
+        name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/),
+        passwordVar: z.string().regex(/^[A-Z_][A-Z0-9_]*$/),
+      })
+      .strict()
+      .optional(),
+    /** Trusts Caddy's internal CA (it calls other services by their public HTTPS names). */
+    trustsEdgeCa: z.boolean().default(false),
   })
   .strict();
 export type CatalogService = z.output<typeof CatalogServiceSchema>;
 
+const ldapName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, _ and -');
+
+/** LDAP's bootstrap tree: the groups access rules name and the first accounts. */
+export const IdentitySchema = z
+  .object({
+    /** Fixed per catalog, not per domain: renaming a domain must not move every account. */
+    baseDn: z.string().regex(/^dc=[a-z0-9-]+(,dc=[a-z0-9-]+)*$/, 'e.g. dc=datamancy,dc=local'),
+    groups: z
+      .array(z.object({ name: ldapName, description: z.string().min(1).max(200) }).strict())
+      .min(1),
+    users: z
+      .array(
+        z
+          .object({
+            uid: ldapName,
+            name: z.string().min(1).max(100),
+            groups: z.array(ldapName).min(1),
+          })
+          .strict(),
+      )
+      .min(1),
+  })
+  .strict();
+export type Identity = z.output<typeof IdentitySchema>;
+
+/** A model LiteLLM offers, and the catalog service that serves it. */
+export const AiModelSchema = z
+  .object({
+    name: z.string().regex(/^[\w.:-]{1,80}$/),
+    /** Catalog service answering OpenAI-compatible requests for it. */
+    service: name,
+    /** The model name the serving service knows it by (default: `name`). */
+    upstreamModel: z.string().min(1).max(200).optional(),
+    /** Path of the OpenAI-compatible API on that service. */
+    apiPath: z
+      .string()
+      .regex(/^\/[\w/.-]*$/)
+      .default('/v1'),
+    mode: z.enum(['chat', 'embedding', 'audio_transcription', 'audio_speech']).default('chat'),
+    /** Env var holding the key the upstream expects (default: none). */
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/)
+      .optional(),
+  })
+  .strict();
+export type AiModel = z.output<typeof AiModelSchema>;
+
 export const CatalogSchema = z
   .object({
     version: z.literal(1),
+    identity: IdentitySchema,
+    ai: z
+      .object({ models: z.array(AiModelSchema).default([]) })
+      .strict()
+      .default({ models: [] }),
     services: z.array(CatalogServiceSchema).min(1),
   })
   .strict();

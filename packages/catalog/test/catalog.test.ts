@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,13 @@ const compose = parseYaml(files.find((f) => f.path === 'docker-compose.yml')?.co
   >;
   networks: Record<string, { internal?: boolean; ipam: { config: { subnet: string }[] } }>;
 };
+
+/** Every .ts file under a directory. */
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
 
 /** A schema without its old-style string `id`s (a property named `id` is kept). */
 function withoutIds(node: unknown, parent = ''): unknown {
@@ -84,6 +91,7 @@ describe('stack catalog', () => {
           ...process.env,
           DOMAIN: 'example.org',
           API_LITELLM_ALLOWLIST: '127.0.0.1/32 10.0.0.0/8',
+          CADDY_TLS: 'email ops@example.org',
           HOME: dir,
           XDG_DATA_HOME: dir,
           XDG_CONFIG_HOME: dir,
@@ -183,14 +191,123 @@ describe('stack catalog', () => {
         .sort(),
     );
     for (const c of authelia.identity_providers.oidc.clients) {
-      expect(c.client_secret).toMatch(/^\{\{ env "OIDC_[A-Z_]+_DIGEST" \}\}$/);
-      expect(c.redirect_uris[0]).toMatch(/^https:\/\/[a-z-]+\.\{\{ env "DOMAIN" \}\}\/$/);
+      expect(c.client_secret).toBe(`{{ secret "/config/secrets/oidc-${c.client_id}.digest" }}`);
+      expect(c.redirect_uris[0]).toMatch(/^https:\/\/[a-z-]+\.\{\{ env "DOMAIN" \}\}\/\S*$/);
     }
     // every host Caddy publishes is either behind Authelia, an OIDC app, or deliberately public
     const caddy = files.find((f) => f.path === 'caddy/Caddyfile')?.content ?? '';
     for (const s of catalog.services.filter((x) => x.hostname !== undefined)) {
       expect(caddy, s.name).toContain(`${s.hostname ?? ''}.{$DOMAIN} {`);
       expect(['forward-auth', 'oidc', 'bypass']).toContain(s.sso);
+    }
+  });
+
+  const rendered = (path: string): string => files.find((f) => f.path === path)?.content ?? '';
+
+  it("points LiteLLM's models at catalog services it can reach, with keys it is given", () => {
+    const config = parseYaml(rendered('litellm/config.yaml')) as {
+      model_list: {
+        model_name: string;
+        litellm_params: { api_base: string; api_key: string };
+        model_info: { mode: string };
+      }[];
+      general_settings: Record<string, string>;
+    };
+    const litellm = compose.services.litellm as unknown as {
+      networks: string[];
+      environment: Record<string, string>;
+    };
+    expect(config.model_list.map((m) => m.model_name)).toEqual(
+      catalog.ai.models.map((m) => m.name),
+    );
+    for (const m of config.model_list) {
+      const url = new URL(m.litellm_params.api_base);
+      const target = catalog.services.find((s) => s.name === url.hostname);
+      expect(target, m.model_name).toBeDefined();
+      expect(Number(url.port || 80)).toBe(target?.port);
+      expect(
+        target?.networks.some((n) => litellm.networks.includes(n)),
+        m.model_name,
+      ).toBe(true);
+      const key = /^os\.environ\/(\w+)$/.exec(m.litellm_params.api_key)?.[1];
+      if (key !== undefined) expect(litellm.environment[key], key).toBe(`\${${key}}`);
+    }
+    expect(config.general_settings.master_key).toBe('os.environ/LITELLM_MASTER_KEY');
+    expect(litellm.environment.LITELLM_MASTER_KEY).toBe('${LITELLM_MASTER_KEY}');
+    expect(config.model_list.map((m) => m.model_info.mode)).toEqual(
+      expect.arrayContaining(['chat', 'embedding', 'audio_transcription', 'audio_speech']),
+    );
+  });
+
+  it('gives Homepage a tile for every public service, linked by domain and monitored inside', () => {
+    const groups = parseYaml(rendered('homepage/services.yaml')) as Record<
+      string,
+      Record<string, { href: string; siteMonitor: string }>[]
+    >[];
+    const tiles = groups.flatMap((g) => Object.values(g).flat()).flatMap((t) => Object.values(t));
+    const publicServices = catalog.services.filter((s) => s.hostname !== undefined);
+    expect(tiles).toHaveLength(publicServices.length);
+    for (const s of publicServices) {
+      const tile = tiles.find(
+        (t) => t.href === `https://${s.hostname ?? ''}.{{HOMEPAGE_VAR_DOMAIN}}`,
+      );
+      expect(tile?.siteMonitor, s.name).toBe(`http://${s.name}:${String(s.port)}`);
+    }
+    const homepage = compose.services.homepage as unknown as {
+      environment: Record<string, string>;
+    };
+    expect(homepage.environment.HOMEPAGE_VAR_DOMAIN).toBe('${DOMAIN}');
+  });
+
+  it("provisions Grafana's datasources and a dashboard of metrics the control plane exports", () => {
+    const datasources = parseYaml(rendered('grafana/provisioning/datasources/datamancy.yaml')) as {
+      datasources: { uid: string; type: string; secureJsonData?: { password: string } }[];
+    };
+    expect(datasources.datasources.map((d) => d.type).sort()).toEqual([
+      'grafana-clickhouse-datasource',
+      'grafana-postgresql-datasource',
+      'prometheus',
+    ]);
+    const grafana = compose.services.grafana as unknown as {
+      environment: Record<string, string>;
+      depends_on: Record<string, unknown>;
+    };
+    for (const d of datasources.datasources) {
+      const variable = d.secureJsonData?.password.replace(/^\$/, '');
+      if (variable !== undefined)
+        expect(grafana.environment[variable], d.uid).toMatch(/^\$\{\w+\}$/);
+    }
+    expect(Object.keys(grafana.depends_on)).toEqual(
+      expect.arrayContaining(['postgres', 'prometheus', 'clickhouse']),
+    );
+    const dashboard = JSON.parse(
+      rendered('grafana/provisioning/dashboards/json/control-plane.json'),
+    ) as {
+      panels: { targets: { expr: string }[]; datasource: { uid: string } }[];
+    };
+    // every metric a panel queries is defined in our sources (or is Prometheus' own `up`)
+    const sources = [
+      'packages/core/src/metrics.ts',
+      ...['tool-server', 'browser', 'probe'].flatMap((s) => walk(join(ROOT, 'services', s, 'src'))),
+    ]
+      .map((f) => readFileSync(f.startsWith('/') ? f : join(ROOT, f), 'utf8'))
+      .join('\n');
+    const builtin = new Set(['up', 'process_resident_memory_bytes']);
+    for (const panel of dashboard.panels) {
+      expect(panel.datasource.uid).toBe('prometheus');
+      for (const t of panel.targets) {
+        const names = [
+          ...t.expr
+            .replace(/\{[^}]*\}/g, '') // label matchers
+            .replace(/\bby \([^)]*\)/g, '') // grouping labels
+            .replace(/\[\w+\]/g, '') // ranges
+            .matchAll(/\b([a-z_][a-z0-9_]*)\b(?!\s*\()/g),
+        ].map((m) => (m[1] ?? '').replace(/_bucket$/, ''));
+        expect(names.length, t.expr).toBeGreaterThan(0);
+        for (const n of names) {
+          if (!builtin.has(n)) expect(sources, `${n} (in ${t.expr})`).toContain(`'${n}'`);
+        }
+      }
     }
   });
 
@@ -203,6 +320,11 @@ describe('stack catalog', () => {
       }
       return [];
     };
+    const identity = {
+      baseDn: 'dc=x',
+      groups: [{ name: 'users', description: 'everyone' }],
+      users: [{ uid: 'ann', name: 'Ann', groups: ['users'] }],
+    };
     const base = {
       name: 'app',
       description: 'x',
@@ -211,20 +333,70 @@ describe('stack catalog', () => {
       networks: ['backend'],
       healthcheck: { test: ['CMD', 'true'] },
     };
-    expect(issues({ version: 1, services: [{ ...base, image: 'nginx:latest' }] })).toEqual([
-      'services[0].image: pin a version, not latest',
-    ]);
-    expect(issues({ version: 1, services: [{ ...base, image: 'nginx' }] })[0]).toMatch(
+    expect(
+      issues({ version: 1, identity, services: [{ ...base, image: 'nginx:latest' }] }),
+    ).toEqual(['services[0].image: pin a version, not latest']);
+    expect(issues({ version: 1, identity, services: [{ ...base, image: 'nginx' }] })[0]).toMatch(
       /^services\[0\]\.image/,
     );
     expect(
-      issues({ version: 1, services: [{ ...base, image: 'nginx:1.27', dependsOn: ['db'] }] }),
+      issues({
+        version: 1,
+        identity,
+        services: [{ ...base, image: 'nginx:1.27', dependsOn: ['db'] }],
+      }),
     ).toEqual(['services[0].dependsOn[0]: unknown service "db"']);
     expect(
-      issues({ version: 1, services: [{ ...base, image: 'nginx:1.27', publish: ['80:80'] }] }),
+      issues({
+        version: 1,
+        identity,
+        services: [{ ...base, image: 'nginx:1.27', publish: ['80:80'] }],
+      }),
     ).toEqual(['services[0].publish: only caddy publishes ports']);
     expect(
-      issues({ version: 1, services: [{ ...base, image: 'nginx:1.27', sso: 'forward-auth' }] }),
+      issues({
+        version: 1,
+        identity,
+        services: [{ ...base, image: 'nginx:1.27', sso: 'forward-auth' }],
+      }),
     ).toEqual(['services[0].hostname: sso forward-auth needs a hostname']);
+    const app = { ...base, image: 'nginx:1.27' };
+    expect(
+      issues({
+        version: 1,
+        identity: { ...identity, groups: [...identity.groups, { name: 'ops', description: 'x' }] },
+        services: [{ ...app, groups: ['staff'] }],
+      }),
+    ).toEqual([
+      'services[0].groups[0]: unknown LDAP group "staff"',
+      'identity.groups[1]: "ops" has no bootstrap member (an LDAP groupOfNames needs one)',
+    ]);
+    expect(
+      issues({
+        version: 1,
+        identity,
+        services: [
+          {
+            ...app,
+            hostname: 'app',
+            port: 80,
+            sso: 'oidc',
+            database: { name: 'app', passwordVar: 'APP_DB' },
+          },
+        ],
+      }),
+    ).toEqual([
+      'services[0].environment: an OIDC client passes its secret ${OIDC_APP_SECRET} to the app',
+      'services[0].oidcRedirectPath: an OIDC client needs its callback path',
+      'services[0].database: a service with a database depends on postgres and joins the database network',
+    ]);
+    expect(
+      issues({
+        version: 1,
+        identity,
+        ai: { models: [{ name: 'm', service: 'gone' }] },
+        services: [app],
+      }),
+    ).toEqual(['ai.models[0].service: unknown service "gone"']);
   });
 });

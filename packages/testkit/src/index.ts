@@ -7,3 +7,6 @@ export type { PodmanFixture } from './podman.ts';
 export { freePort, startPostgres } from './postgres.ts';
 export type { PostgresFixture } from './postgres.ts';
 export { waitFor } from './wait.ts';
+export type { PostgresOptions } from './postgres.ts';
+export { startSlapd } from './slapd.ts';
+export type { SlapdFixture, SlapdOptions } from './slapd.ts';

@@ -1,5 +1,13 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +19,18 @@ export interface PostgresFixture {
   /** `postgres://postgres@127.0.0.1:PORT/postgres` (trust auth, loopback only). */
   url: string;
   port: number;
+  /** The Unix socket directory (local connections are always trusted, as in the image). */
+  socketDir: string;
   close(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  /**
+   * TCP authentication: `trust` (default) or `scram-sha-256`, where every TCP login needs the
+   * role's password (the superuser's is `superuserPassword`).
+   */
+  hostAuth?: 'trust' | 'scram-sha-256';
+  superuserPassword?: string;
 }
 
 function pgBin(name: string): string {
@@ -40,7 +59,7 @@ export function freePort(): Promise<number> {
  * Starts a throwaway PostgreSQL server on a free loopback port (initdb into a temp dir, run
  * as the `postgres` user when we are root, since PostgreSQL refuses to run as root).
  */
-export async function startPostgres(): Promise<PostgresFixture> {
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'dm-pg-'));
   const data = join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
@@ -54,10 +73,17 @@ export async function startPostgres(): Promise<PostgresFixture> {
   }
   const as = (bin: string, args: string[]) =>
     uid === undefined ? run(bin, args) : run('runuser', ['-u', 'postgres', '--', bin, ...args]);
+  const pwfile = join(dir, 'pwfile');
+  if (options.hostAuth === 'scram-sha-256') {
+    writeFileSync(pwfile, `${options.superuserPassword ?? 'postgres'}\n`, { mode: 0o600 });
+    if (uid !== undefined) chownSync(pwfile, uid, uid);
+  }
   await as(pgBin('initdb'), [
     '-D',
     data,
-    '--auth=trust',
+    '--auth-local=trust',
+    `--auth-host=${options.hostAuth ?? 'trust'}`,
+    ...(options.hostAuth === 'scram-sha-256' ? [`--pwfile=${pwfile}`] : []),
     '--username=postgres',
     '--encoding=UTF8',
     '--no-sync',
@@ -78,6 +104,7 @@ export async function startPostgres(): Promise<PostgresFixture> {
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    socketDir: dir,
     async close() {
       await as(pgBin('pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
