@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
+// A JSON import: bundled into the container's single file, read from disk under tsx
+import pkg from '../package.json' with { type: 'json' };
 
-export const CLI_VERSION: string = (
-  createRequire(import.meta.url)('../package.json') as { version: string }
-).version;
+export const CLI_VERSION: string = pkg.version;

@@ -91,7 +91,7 @@ export type {
   OpenAiUpstreamOptions,
   ToolCall,
 } from './openai.ts';
-export { runStandalone } from './standalone.ts';
+export { isEntryModule, runStandalone } from './standalone.ts';
 export type { StandaloneOptions, StandaloneRuntime } from './standalone.ts';
 export { BEARER_SECURITY_SCHEMES, errorEnvelopeSchema, errorResponse } from './openapi.ts';
 export { findCycle } from './graph.ts';

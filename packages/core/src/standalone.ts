@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { ensureAdminToken, TokenRegistry } from './auth.ts';
 import type { CommonConfig } from './common-config.ts';
@@ -60,4 +61,16 @@ export async function runStandalone<S extends z.ZodType<CommonConfig>>(
     ...(store === undefined ? [] : [() => store.close()]),
     () => running.close(),
   ]);
+}
+
+/** Replaced by `true` when the services are bundled inside the `datamancy` CLI (scripts/bundle.ts). */
+declare const __DATAMANCY_CLI_BUNDLE__: boolean | undefined;
+
+/**
+ * True when the module at `moduleUrl` is the program node was started with. Inside the CLI's
+ * bundle every module shares the bundle's URL, so there it is never true: the CLI decides.
+ */
+export function isEntryModule(moduleUrl: string): boolean {
+  if (typeof __DATAMANCY_CLI_BUNDLE__ !== 'undefined') return false;
+  return moduleUrl === pathToFileURL(process.argv[1] ?? '').href;
 }

@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
+  isEntryModule,
   COMMON_ENV_BINDINGS,
   CommonConfigSchema,
   createSsrfGuard,
@@ -114,6 +114,6 @@ async function main(): Promise<void> {
   });
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (isEntryModule(import.meta.url)) {
   await main();
 }

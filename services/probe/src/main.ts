@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { BrowserClient, ToolServerClient } from '@datamancy/clients';
 import {
+  isEntryModule,
   COMMON_ENV_BINDINGS,
   CommonConfigSchema,
   createSsrfGuard,
@@ -409,6 +409,6 @@ async function main(): Promise<void> {
   });
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (isEntryModule(import.meta.url)) {
   await main();
 }

@@ -1,5 +1,5 @@
-import { pathToFileURL } from 'node:url';
 import {
+  isEntryModule,
   COMMON_ENV_BINDINGS,
   CommonConfigSchema,
   createSsrfGuard,
@@ -107,6 +107,6 @@ async function main(): Promise<void> {
   });
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (isEntryModule(import.meta.url)) {
   await main();
 }

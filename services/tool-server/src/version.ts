@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-
-const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+import pkg from '../package.json' with { type: 'json' };
 
 export const TOOL_SERVER_VERSION: string = pkg.version;
