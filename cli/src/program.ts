@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '@datamancy/core';
 import { ApiError } from '@datamancy/clients';
 import { registerDiscover } from './commands/discover.ts';
+import { registerDoctor } from './commands/doctor.ts';
 import { registerIncidents } from './commands/incidents.ts';
 import { registerInit } from './commands/init.ts';
 import { registerOps } from './commands/ops.ts';
@@ -28,6 +29,7 @@ export function createProgram(): Command {
   registerIncidents(program);
   registerRender(program);
   registerInit(program);
+  registerDoctor(program);
   return program;
 }
 
