@@ -2,7 +2,7 @@
 # The Datamancy control plane: one image, `datamancy serve <service>` picks the service.
 #   docker build -t datamancy/control-plane:0.1.0 .                      (tool server, probe,
 #                                                                        model router, speech)
-#   docker build --target browser -t datamancy/control-plane-browser:0.1.0 .   (+ Chromium)
+#   docker build --target control-plane-browser -t datamancy/control-plane-browser:0.1.0 .   (+ Chromium)
 # The stack's catalog (stack/catalog.yaml) names both tags.
 
 ARG NODE_IMAGE=node:20.18.1-bookworm-slim
@@ -52,7 +52,7 @@ ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/datamancy.mjs"]
 CMD ["serve"]
 
 # --- browser: the runtime plus Debian's headless Chromium and fonts for screenshots -------
-FROM runtime AS browser
+FROM runtime AS control-plane-browser
 USER root
 RUN apt-get update \
  && apt-get install -y --no-install-recommends chromium-headless-shell fonts-dejavu-core fonts-liberation \

@@ -1,10 +1,11 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '@datamancy/core';
+import { AppError, ConfigError } from '@datamancy/core';
 import { ApiError } from '@datamancy/clients';
 import { registerDiscover } from './commands/discover.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerIncidents } from './commands/incidents.ts';
 import { registerInit } from './commands/init.ts';
+import { registerLifecycle } from './commands/lifecycle.ts';
 import { registerOps } from './commands/ops.ts';
 import { registerProbe } from './commands/probe.ts';
 import { registerRender } from './commands/render.ts';
@@ -12,6 +13,7 @@ import { registerServe } from './commands/serve.ts';
 import { registerToken } from './commands/token.ts';
 import { registerTools } from './commands/tools.ts';
 import { UsageError } from './errors.ts';
+import { StackError } from './stack-runner/apply.ts';
 import { CLI_VERSION } from './version.ts';
 
 export function createProgram(): Command {
@@ -30,6 +32,7 @@ export function createProgram(): Command {
   registerRender(program);
   registerInit(program);
   registerDoctor(program);
+  registerLifecycle(program);
   return program;
 }
 
@@ -45,6 +48,14 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof UsageError || err instanceof ConfigError) {
       process.stderr.write(`datamancy: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof StackError) {
+      process.stderr.write(`datamancy: ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof AppError) {
+      process.stderr.write(`datamancy: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof ApiError) {
       process.stderr.write(`datamancy: ${err.code}: ${err.message}\n`);

@@ -102,6 +102,11 @@ export function syncDerivedFiles(
 /** The ops SSH key pair (ed25519, for the tool server's ops plugin), relative to the stack dir. */
 export const OPS_KEY_PATH = 'secrets/ops/id_ed25519';
 
+/** True when a service mounts the ops key directory (the tool server in the full catalog). */
+export function wantsOpsKey(stack: StackDir): boolean {
+  return stack.catalog.services.some((s) => s.volumes.some((v) => v.startsWith('./secrets/ops:')));
+}
+
 export function ensureOpsKey(stack: StackDir, replace = false): 'kept' | 'created' | 'replaced' {
   const path = join(stack.dir, OPS_KEY_PATH);
   const exists = existsSync(path) && existsSync(`${path}.pub`);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalog } from '@datamancy/catalog';
 import { startHttpFixture } from '@datamancy/testkit';
 import { SERVICES } from '../src/services.ts';
+import { buildRecipe } from '../src/stack-runner/apply.ts';
 import { CLI_VERSION } from '../src/version.ts';
 
 /**
@@ -47,10 +48,10 @@ const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'
 describe('the control-plane image', () => {
   it('builds in stages from a pinned base, runs as a non-root user with a healthcheck', () => {
     const froms = dockerfile.filter((i) => i.op === 'FROM').map((i) => i.stage);
-    expect(froms).toEqual(['build', 'runtime', 'browser', 'control-plane']);
+    expect(froms).toEqual(['build', 'runtime', 'control-plane-browser', 'control-plane']);
     const base = dockerfile.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='));
     expect(base?.args).toMatch(/^NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/);
-    for (const stage of ['runtime', 'browser']) {
+    for (const stage of ['runtime', 'control-plane-browser']) {
       const users = dockerfile.filter((i) => i.stage === stage && i.op === 'USER');
       expect(users.at(-1)?.args, stage).toBe('1000:1000');
     }
@@ -84,6 +85,10 @@ describe('the control-plane image', () => {
       const expectedImage =
         s.name === 'browser' ? 'datamancy/control-plane-browser' : 'datamancy/control-plane';
       expect(s.image, s.name).toBe(`${expectedImage}:${CLI_VERSION}`);
+      // datamancy up builds it from the stage of that name
+      expect(buildRecipe(s.image, join(ROOT, 'stack'))?.target, s.name).toBe(
+        expectedImage.slice('datamancy/'.length),
+      );
       expect(s.user, s.name).toBe('1000:1000');
       expect(s.command?.[0], s.name).toBe('serve');
       const service = s.command?.[1] ?? '';

@@ -39,13 +39,13 @@ export function runCliSync(args: string[], env: Record<string, string> = {}): Cl
 /** Runs the CLI to completion without blocking, so several may run at once. */
 export function runCli(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? tmpdir(),
     env: { ...CLEAN_ENV, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 30_000,
+    timeout: options.timeoutMs ?? 30_000,
   });
   let stdout = '';
   let stderr = '';

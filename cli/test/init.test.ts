@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   cpSync,
+  existsSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -24,6 +25,8 @@ import {
 } from '@datamancy/catalog';
 import { interpolate, parseDotEnv } from '@datamancy/stack-discovery';
 import { startPostgres, startSlapd } from '@datamancy/testkit';
+import { ensureDirectories } from '../src/stack-runner/apply.ts';
+import { planStack, selectServices } from '../src/stack-runner/plan.ts';
 import { runCli } from './helpers.ts';
 
 /**
@@ -336,6 +339,50 @@ describe('datamancy init', () => {
       expect(noCatalog.stderr).toContain('no catalog at');
     } finally {
       rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the initialised stack, as datamancy up plans it', () => {
+  it('plans every service of the rendered compose file with the values from .env', () => {
+    const plan = planStack(readFileSync(join(stack, 'docker-compose.yml'), 'utf8'), {
+      stackDir: stack,
+      env,
+    });
+    expect(plan.services).toHaveLength(catalog.services.length);
+    const by = (name: string) => plan.services.find((s) => s.name === name);
+    expect((by('caddy')?.body.HostConfig as { PortBindings: unknown }).PortBindings).toEqual({
+      '80/tcp': [{ HostIp: '', HostPort: '80' }],
+      '443/tcp': [{ HostIp: '', HostPort: '443' }],
+    });
+    expect((by('vllm')?.body.HostConfig as { DeviceRequests: unknown }).DeviceRequests).toEqual([
+      { Driver: 'nvidia', Count: 1, Capabilities: [['gpu']] },
+    ]);
+    expect((by('postgres')?.body.HostConfig as { Memory: number }).Memory).toBe(1024 ** 3);
+    expect(by('postgres')?.body.Env).toContain(
+      `OUTLINE_DB_PASSWORD=${env.OUTLINE_DB_PASSWORD ?? ''}`,
+    );
+    // every mounted file or directory exists after init, except the data directories up makes
+    for (const s of plan.services) {
+      for (const b of s.binds.filter((x) => !x.dataDir && !x.source.endsWith('docker.sock')))
+        expect(existsSync(b.source), `${s.name}: ${b.source}`).toBe(true);
+    }
+    // the directories up/volumes prepare: data owned by each service's user, and the secrets
+    // a non-root service reads given to it (LDAP's hashes to 1001, Prometheus' token to 65534)
+    const dirs = ensureDirectories(selectServices(plan, ['bootstrap', 'applications']), stack);
+    const owner = (path: string) => dirs.find((d) => d.path === join(stack, path))?.owner;
+    expect(owner('ldap/secrets')).toBe('1001:1001');
+    expect(owner('prometheus/secrets')).toBe('65534:65534');
+    expect(owner('secrets/ops')).toBe('1000:1000');
+    expect(owner('data/grafana-data')).toBe('472:472');
+    expect(statSync(join(stack, 'ldap', 'secrets', 'admin.ssha')).uid).toBe(1001);
+    expect(statSync(join(stack, 'data', 'postgres-data')).isDirectory()).toBe(true);
+    // a profile alone is dependency-closed
+    for (const profile of ['bootstrap', 'applications', 'infrastructure', 'databases']) {
+      const chosen = new Set(selectServices(plan, [profile]).map((s) => s.name));
+      for (const s of selectServices(plan, [profile]))
+        for (const d of s.dependsOn)
+          expect(chosen.has(d.service), `${profile}: ${s.name} → ${d.service}`).toBe(true);
     }
   });
 });

@@ -9,6 +9,7 @@ import {
   SETTING_NAMES,
   secretSpecs,
   settingsEnv,
+  stackFeatures,
   type StackSettings,
   type TlsMode,
 } from '@datamancy/catalog';
@@ -21,6 +22,7 @@ import {
   requireEnv,
   syncDerivedFiles,
   writePrivateFile,
+  wantsOpsKey,
   writeRendered,
   type StackDir,
 } from '../stack-dir.ts';
@@ -157,12 +159,13 @@ export function registerInit(program: Command): void {
         );
       const derived = syncDerivedFiles(stack, env);
       out.write(`derived files: ${countBy(derived.map((d) => d.action))}\n`);
-      out.write(`ops SSH key ${join(stack.dir, OPS_KEY_PATH)}: ${ensureOpsKey(stack)}\n`);
+      if (wantsOpsKey(stack))
+        out.write(`ops SSH key ${join(stack.dir, OPS_KEY_PATH)}: ${ensureOpsKey(stack)}\n`);
       const rendered = writeRendered(stack);
       out.write(
         `rendered: ${rendered.length === 0 ? 'all files current' : `${String(rendered.length)} file(s) written`}\n`,
       );
-      const user = stack.catalog.identity.users[0];
+      const user = stackFeatures(stack.catalog).ldap ? stack.catalog.identity.users[0] : undefined;
       out.write(
         [
           '',

@@ -61,6 +61,7 @@ export {
   SETTING_NAMES,
   settingsEnv,
   sshaHash,
+  stackFeatures,
   verifyPbkdf2Sha512,
   verifySsha,
 } from './secrets.ts';

@@ -112,13 +112,34 @@ export function secretSpecs(catalog: Catalog): SecretSpec[] {
   addDerived('DATAMANCY_API_TOKEN', PROMETHEUS_TOKEN_PATH);
   const names = [
     ...required.filter((n) => !settings.has(n)),
-    ...catalog.identity.users.map((u) => ldapUserPasswordVar(u.uid)),
+    ...(stackFeatures(catalog).ldap
+      ? catalog.identity.users.map((u) => ldapUserPasswordVar(u.uid))
+      : []),
   ];
   return [...new Set(names)].sort().map((name) => ({
     name,
     readBy: readBy(name),
     derived: derivedFrom.get(name) ?? [],
   }));
+}
+
+/** Which derived secrets a catalog needs: a stack without LDAP gets no LDAP hashes, and so on. */
+export function stackFeatures(catalog: Catalog): {
+  ldap: boolean;
+  oidc: boolean;
+  metrics: boolean;
+} {
+  const reads = (name: string): boolean =>
+    catalog.services.some((s) =>
+      Object.values(s.environment).some((v) => v.includes(`\${${name}}`)),
+    );
+  const mounts = (prefix: string): boolean =>
+    catalog.services.some((s) => s.volumes.some((v) => v.startsWith(prefix)));
+  return {
+    ldap: mounts('./ldap:'),
+    oidc: catalog.services.some((s) => s.sso === 'oidc'),
+    metrics: mounts('./prometheus/secrets:') && reads('DATAMANCY_API_TOKEN'),
+  };
 }
 
 /** Prometheus' copy of the control plane's token (relative to the stack directory). */
@@ -207,7 +228,8 @@ export function derivedFiles(
     return v;
   };
   const files: DerivedFile[] = [];
-  for (const h of ldapHashFiles(catalog)) {
+  const features = stackFeatures(catalog);
+  for (const h of features.ldap ? ldapHashFiles(catalog) : []) {
     files.push({
       path: h.path,
       create: () => `${sshaHash(value(h.passwordVar))}\n`,
@@ -222,16 +244,20 @@ export function derivedFiles(
       valid: (c) => verifyPbkdf2Sha512(value(name), c),
     });
   }
-  files.push({
-    path: OIDC_ISSUER_KEY_FILE,
-    create: () => generateIssuerKey(),
-    valid: isUsableIssuerKey,
-  });
-  files.push({
-    path: PROMETHEUS_TOKEN_PATH,
-    create: () => value('DATAMANCY_API_TOKEN'),
-    valid: (c) => c === value('DATAMANCY_API_TOKEN'),
-  });
+  if (features.oidc) {
+    files.push({
+      path: OIDC_ISSUER_KEY_FILE,
+      create: () => generateIssuerKey(),
+      valid: isUsableIssuerKey,
+    });
+  }
+  if (features.metrics) {
+    files.push({
+      path: PROMETHEUS_TOKEN_PATH,
+      create: () => value('DATAMANCY_API_TOKEN'),
+      valid: (c) => c === value('DATAMANCY_API_TOKEN'),
+    });
+  }
   return files;
 }
 

@@ -13,8 +13,11 @@ import type {
   EventsQuery,
   ExecOptions,
   ExecResult,
+  LogLine,
   LogsOptions,
   LogsResult,
+  NetworkSpec,
+  NetworkSummary,
   ResourceUpdate,
 } from './types.ts';
 
@@ -333,5 +336,182 @@ export class DockerEngine implements ContainerEngine {
         { data: { engineStatus: 404, unsupported: 'POST /containers/{id}/update' } },
       );
     }
+  }
+
+  // --- deployment (datamancy up/down): containers, networks and images by their API bodies ---
+
+  /** Creates a container from an Engine API create body; returns its id. */
+  async createContainer(name: string, body: Record<string, unknown>): Promise<string> {
+    const created = await this.#call(() => this.#docker.createContainer({ ...body, name }), name);
+    return created.id;
+  }
+
+  /** Removes a container (force: a running one too); a missing one is not an error. */
+  async removeContainer(idOrName: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.#call(async () => {
+      try {
+        await this.#docker.getContainer(idOrName).remove({ force: options.force ?? false });
+      } catch (err) {
+        if ((err as EngineFailure).statusCode !== 404) throw err;
+      }
+    }, idOrName);
+  }
+
+  /** Networks whose labels include every given `key=value`. */
+  async listNetworks(labels: Record<string, string> = {}): Promise<NetworkSummary[]> {
+    const filters =
+      Object.keys(labels).length === 0
+        ? {}
+        : { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+    const list = (await this.#call(() =>
+      this.#docker.listNetworks({ filters } as object),
+    )) as unknown as Json[];
+    return list.map((n) => ({
+      id: typeof n.Id === 'string' ? n.Id : typeof n.ID === 'string' ? n.ID : '',
+      name: typeof n.Name === 'string' ? n.Name : '',
+      internal: n.Internal === true,
+      labels: (n.Labels ?? {}) as Record<string, string>,
+      subnets: ((n.IPAM as { Config?: { Subnet?: string }[] } | undefined)?.Config ?? [])
+        .map((c) => c.Subnet ?? '')
+        .filter((x) => x !== ''),
+    }));
+  }
+
+  async createNetwork(spec: NetworkSpec): Promise<void> {
+    await this.#call(() =>
+      this.#docker.createNetwork({
+        Name: spec.name,
+        Driver: 'bridge',
+        Internal: spec.internal,
+        Labels: spec.labels,
+        ...(spec.subnet === undefined ? {} : { IPAM: { Config: [{ Subnet: spec.subnet }] } }),
+      }),
+    );
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    await this.#call(async () => {
+      try {
+        await this.#docker.getNetwork(name).remove();
+      } catch (err) {
+        if ((err as EngineFailure).statusCode !== 404) throw err;
+      }
+    });
+  }
+
+  async connectNetwork(network: string, container: string, aliases: string[]): Promise<void> {
+    await this.#call(
+      () =>
+        this.#docker
+          .getNetwork(network)
+          .connect({ Container: container, EndpointConfig: { Aliases: aliases } }),
+      container,
+    );
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.#docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      if ((err as EngineFailure).statusCode === 404) return false;
+      throw this.#fail(err);
+    }
+  }
+
+  /** Pulls an image, reporting the engine's progress lines (status text per layer). */
+  async pullImage(
+    image: string,
+    onProgress: (line: string) => void = () => undefined,
+  ): Promise<void> {
+    await this.#call(async () => {
+      const stream = await this.#docker.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        this.#docker.modem.followProgress(
+          stream,
+          (err: Error | null) => (err === null ? resolve() : reject(err)),
+          (event: { status?: string; id?: string; error?: string }) => {
+            if (event.error !== undefined) reject(new Error(event.error));
+            else if (event.status !== undefined)
+              onProgress(event.id === undefined ? event.status : `${event.id}: ${event.status}`);
+          },
+        );
+      });
+    }, image);
+  }
+
+  /**
+   * Builds an image from a tar stream of the build context (`POST /build`), reporting the
+   * builder's output lines; a failed step rejects with the builder's message.
+   */
+  async buildImage(
+    context: NodeJS.ReadableStream,
+    options: { tag: string; target?: string; dockerfile?: string },
+    onProgress: (line: string) => void = () => undefined,
+  ): Promise<void> {
+    await this.#call(async () => {
+      const stream = await this.#docker.buildImage(context, {
+        t: options.tag,
+        ...(options.target === undefined ? {} : { target: options.target }),
+        ...(options.dockerfile === undefined ? {} : { dockerfile: options.dockerfile }),
+      });
+      await new Promise<void>((resolve, reject) => {
+        this.#docker.modem.followProgress(
+          stream,
+          (err: Error | null) => (err === null ? resolve() : reject(err)),
+          (event: { stream?: string; error?: string; errorDetail?: { message?: string } }) => {
+            if (event.error !== undefined)
+              reject(new Error(event.errorDetail?.message ?? event.error));
+            else if (event.stream !== undefined) {
+              for (const line of event.stream.split('\n')) if (line.trim() !== '') onProgress(line);
+            }
+          },
+        );
+      });
+    }, options.tag);
+  }
+
+  /** Follows a container's output until `signal` aborts, line by line. */
+  async followLogs(
+    idOrName: string,
+    options: { tail?: number; since?: number },
+    onLine: (line: LogLine) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const stream = (await this.#call(
+      () =>
+        this.#docker.getContainer(idOrName).logs({
+          follow: true,
+          stdout: true,
+          stderr: true,
+          timestamps: false,
+          ...(options.tail === undefined ? {} : { tail: options.tail }),
+          ...(options.since === undefined ? {} : { since: options.since }),
+          abortSignal: signal,
+        } as object),
+      idOrName,
+    )) as unknown as NodeJS.ReadableStream;
+    let pending = Buffer.alloc(0);
+    await new Promise<void>((resolve) => {
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      stream.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        // frames: 8-byte header (stream, 0, 0, 0, size big-endian) then the payload
+        while (pending.length >= 8) {
+          const size = pending.readUInt32BE(4);
+          if (pending.length < 8 + size) break;
+          const kind = pending[0] === 2 ? 'stderr' : 'stdout';
+          for (const text of pending
+            .subarray(8, 8 + size)
+            .toString('utf8')
+            .split('\n')) {
+            if (text !== '') onLine({ stream: kind, text });
+          }
+          pending = pending.subarray(8 + size);
+        }
+      });
+      stream.on('end', () => resolve());
+      stream.on('error', () => resolve());
+    });
   }
 }

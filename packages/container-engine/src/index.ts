@@ -33,6 +33,8 @@ export type {
   LogLine,
   LogsOptions,
   LogsResult,
+  NetworkSpec,
+  NetworkSummary,
   PortBinding,
   ResourceUpdate,
 } from './types.ts';

@@ -177,3 +177,18 @@ export interface ContainerEngine {
   /** Changes resource limits of a container in place (running or not). */
   updateResources(idOrName: string, update: ResourceUpdate, signal?: AbortSignal): Promise<void>;
 }
+
+export interface NetworkSpec {
+  name: string;
+  internal: boolean;
+  subnet?: string;
+  labels: Record<string, string>;
+}
+
+export interface NetworkSummary {
+  id: string;
+  name: string;
+  internal: boolean;
+  labels: Record<string, string>;
+  subnets: string[];
+}

@@ -28,7 +28,7 @@ export type { ContainerLister, EngineSnapshot, LiveContainer } from './engine.ts
 export { breakCycles, databaseKind, refersTo } from './graph.ts';
 export type { CycleReport } from './graph.ts';
 export { healthcheckToCheck } from './healthcheck.ts';
-export { interpolate, InterpolationError, parseDotEnv } from './interpolate.ts';
+export { interpolate, interpolateTree, InterpolationError, parseDotEnv } from './interpolate.ts';
 export type { Env } from './interpolate.ts';
 export { PROBE_LABELS, readProbeLabels } from './labels.ts';
 export type { ProbeLabels } from './labels.ts';

@@ -80,6 +80,9 @@ export async function startPodman(): Promise<PodmanFixture> {
     'vfs',
     '--tmpdir',
     join(dir, 'tmp'),
+    // networks too: their configuration is otherwise host-wide (/etc/cni/net.d)
+    '--network-config-dir',
+    join(dir, 'networks'),
   ];
   const cli = async (args: string[]): Promise<string> => {
     const { stdout } = await run('podman', [...prefix, ...args], {
