@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import {
   caddyRunning,
   checkComposeTool,
   checkDisk,
+  checkDns,
   checkMemory,
   checkPort,
   parseProfiles,
@@ -60,7 +61,7 @@ beforeAll(async () => {
   stack = join(work, 'stack');
   cpSync(join(ROOT, 'stack', 'catalog.yaml'), join(stack, 'catalog.yaml'));
   const [init, fixture] = await Promise.all([
-    runCli(['init', '--domain', 'example.org', '--dir', stack], { cwd: work }),
+    runCli(['init', '--domain', 'example.test', '--dir', stack], { cwd: work }),
     startPodman(),
   ]);
   podman = fixture;
@@ -146,22 +147,40 @@ describe('datamancy doctor', () => {
     expect(check(two, 'disk')?.detail).toContain('needs 60.0 GiB');
   });
 
-  it('looks up auth.<domain> and one more public name; resolved or not, it never crashes', async () => {
+  it('checks auth.<domain> and one more public name; special-use names only in the hosts file', async () => {
+    // example.test is special-use (RFC 6761): no DNS query is sent for it
     const r = report(await doctor(['--json'], { DOCKER_HOST: podman.dockerHost }));
     const dns = r.checks.filter((c) => c.name.startsWith('DNS '));
     expect(dns.map((c) => c.name)).toEqual([
-      'DNS auth.example.org',
-      expect.stringMatching(/^DNS [a-z0-9-]+\.example\.org$/),
+      'DNS auth.example.test',
+      expect.stringMatching(/^DNS [a-z0-9-]+\.example\.test$/),
     ]);
     for (const c of dns) {
-      if (c.status === 'pass') expect(c.detail).toMatch(/^resolves to \S+$/);
-      else {
-        expect(c.status).toBe('warn');
-        expect(c.detail).toMatch(/^does not resolve \(/);
-        expect(c.hint).toContain('*.example.org');
-        expect(c.hint).toContain('/etc/hosts');
-      }
+      expect(c.status).toBe('warn');
+      expect(c.detail).toBe('not in /etc/hosts (a special-use name no DNS server answers)');
+      expect(c.hint).toContain('auth.example.test');
     }
+    const hosts = join(work, 'hosts');
+    writeFileSync(
+      hosts,
+      '127.0.0.1 localhost\n192.0.2.7 auth.example.test lam.example.test # the cluster\n',
+    );
+    const fromFile = await checkDns(
+      ['auth.example.test', 'wiki.example.test'],
+      'example.test',
+      3000,
+      hosts,
+    );
+    expect(fromFile.map((c) => [c.status, c.detail])).toEqual([
+      ['pass', `${hosts} gives 192.0.2.7`],
+      ['warn', `not in ${hosts} (a special-use name no DNS server answers)`],
+    ]);
+    // other names go through the system resolver (localhost: answered by the hosts file)
+    const [local] = await checkDns(['localhost'], 'localhost.localdomain');
+    expect(local).toMatchObject({
+      status: 'pass',
+      detail: expect.stringMatching(/^resolves to (127\.0\.0\.1|::1)$/) as unknown,
+    });
   });
 
   it('prints a table with hints, never a secret, and explains itself in --help', async () => {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, statfsSync } from 'node:fs';
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { totalmem } from 'node:os';
@@ -402,14 +402,45 @@ export function dnsNames(catalog: Catalog, profiles: readonly Profile[], domain:
   return ['auth', ...(other === undefined ? [] : [other])].map((h) => `${h}.${domain}`);
 }
 
+/** Special-use names (RFC 6761) no DNS server answers for: only a hosts file can. */
+const SPECIAL_USE = /\.(test|example|invalid|localhost)$/;
+
+/** The address a hosts file gives `host`, or undefined. */
+export function hostsFileAddress(host: string, hostsFile = '/etc/hosts'): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(hostsFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [address, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
+    if (address !== undefined && address !== '' && names.includes(host)) return address;
+  }
+  return undefined;
+}
+
 export async function checkDns(
   names: readonly string[],
   domain: string,
   timeoutMs = DNS_TIMEOUT_MS,
+  hostsFile = '/etc/hosts',
 ): Promise<CheckResult[]> {
   return Promise.all(
     names.map(async (host): Promise<CheckResult> => {
       const name = `DNS ${host}`;
+      if (SPECIAL_USE.test(host)) {
+        // never sent to a DNS server: special-use names resolve from the hosts file or not at all
+        const address = hostsFileAddress(host, hostsFile);
+        return address === undefined
+          ? {
+              name,
+              status: 'warn',
+              detail: `not in ${hostsFile} (a special-use name no DNS server answers)`,
+              hint: `add "<this host's address> ${names.join(' ')} …" to ${hostsFile}`,
+            }
+          : { name, status: 'pass', detail: `${hostsFile} gives ${address}` };
+      }
       try {
         const { address } = await withTimeout(lookup(host), timeoutMs, host);
         return { name, status: 'pass', detail: `resolves to ${address}` };
