@@ -48,6 +48,7 @@ services:
     volumes: [db-data:/data]
     environment: { DB_PASSWORD: '\${DB_PASSWORD}' }
   - name: app
+    user: '1000:1000'
     description: an application on the database
     image: ${image}
     profiles: [applications]
@@ -57,6 +58,7 @@ services:
     healthcheck: ${hc('true')}
     dependsOn: [db]
   - name: web
+    user: '1000:1000'
     description: our own image, built by up
     image: datamancy/test-web:1
     profiles: [bootstrap_vector_dbs]
@@ -65,6 +67,7 @@ services:
     command: [sh, -c, 'trap "exit 0" TERM; cat /greeting.txt; sleep 600 & wait']
     healthcheck: ${hc('test -f /greeting.txt')}
   - name: broken
+    user: '1000:1000'
     description: never healthy
     image: ${image}
     profiles: [infrastructure]

@@ -54,6 +54,16 @@ export function parseCatalog(document: unknown, origin = 'stack/catalog.yaml'): 
     });
     if (s.publish.length > 0 && s.name !== 'caddy')
       issues.push({ path: `services[${i}].publish`, message: 'only caddy publishes ports' });
+    if (s.user === undefined && s.userReason === undefined)
+      issues.push({
+        path: `services[${i}].user`,
+        message: 'run as a non-root user (user: "uid:gid"), or say why not (userReason)',
+      });
+    if (s.user !== undefined && s.userReason !== undefined)
+      issues.push({
+        path: `services[${i}].userReason`,
+        message: 'a service with a user needs no reason',
+      });
     if (s.sso !== 'none' && s.hostname === undefined)
       issues.push({ path: `services[${i}].hostname`, message: `sso ${s.sso} needs a hostname` });
     if (s.hostname !== undefined && s.port === undefined)

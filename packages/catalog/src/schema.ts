@@ -81,6 +81,8 @@ export const CatalogServiceSchema = z
       .string()
       .regex(/^\d+(:\d+)?$/)
       .optional(),
+    /** Without `user`: why the image's own user is kept (root that drops privileges, …). */
+    userReason: z.string().min(10).max(200).optional(),
     memory: z
       .string()
       .regex(/^\d+[mg]$/)

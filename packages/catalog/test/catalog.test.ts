@@ -331,6 +331,7 @@ describe('stack catalog', () => {
       profiles: ['applications'],
       phase: 5,
       networks: ['backend'],
+      user: '1000',
       healthcheck: { test: ['CMD', 'true'] },
     };
     expect(
@@ -398,5 +399,29 @@ describe('stack catalog', () => {
         services: [app],
       }),
     ).toEqual(['ai.models[0].service: unknown service "gone"']);
+    const { user: _user, ...rootApp } = app;
+    expect(issues({ version: 1, identity, services: [rootApp] })).toEqual([
+      'services[0].user: run as a non-root user (user: "uid:gid"), or say why not (userReason)',
+    ]);
+    expect(
+      issues({
+        version: 1,
+        identity,
+        services: [{ ...rootApp, userReason: 'binds port 80 as root' }],
+      }),
+    ).toEqual([]);
+  });
+
+  it('runs every service as a non-root user, or says why the image keeps its own', () => {
+    for (const s of catalog.services) {
+      expect(s.user !== undefined || (s.userReason?.length ?? 0) >= 10, s.name).toBe(true);
+      const rendered = compose.services[s.name] as unknown as { user?: string };
+      expect(rendered.user, s.name).toBe(s.user);
+    }
+    // our own services and the stores that allow it run unprivileged
+    for (const name of ['tool-server', 'browser', 'probe', 'redis', 'ldap', 'grafana', 'authelia'])
+      expect(catalog.services.find((s) => s.name === name)?.user, name).toMatch(
+        /^[1-9]\d*(:\d+)?$/,
+      );
   });
 });
