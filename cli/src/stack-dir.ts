@@ -63,19 +63,28 @@ export function writePrivateFile(path: string, content: string, mode = 0o600): v
   renameSync(tmp, path);
 }
 
-/** Writes the rendered files that differ; returns the paths written. */
-export function writeRendered(stack: StackDir): string[] {
-  const written: string[] = [];
-  for (const file of renderStack(stack.catalog)) {
-    const path = join(stack.dir, file.path);
+/**
+ * The rendered files of a catalog that differ from what is in `outDir` (content or mode);
+ * with `write`, writes them. Returns their paths.
+ */
+export function syncRendered(catalog: Catalog, outDir: string, write: boolean): string[] {
+  const stale: string[] = [];
+  for (const file of renderStack(catalog)) {
+    const path = join(outDir, file.path);
     const current = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
     if (current === file.content && (statSync(path).mode & 0o777) === file.mode) continue;
+    stale.push(path);
+    if (!write) continue;
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, file.content, { mode: file.mode });
     chmodSync(path, file.mode);
-    written.push(path);
   }
-  return written;
+  return stale;
+}
+
+/** Writes the rendered files of the stack that differ; returns the paths written. */
+export function writeRendered(stack: StackDir): string[] {
+  return syncRendered(stack.catalog, stack.dir, true);
 }
 
 export interface DerivedOutcome {

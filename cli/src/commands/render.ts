@@ -1,7 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { loadCatalog, renderStack } from '@datamancy/catalog';
+import { loadCatalog, STACK_FILES } from '@datamancy/catalog';
+import { syncRendered } from '../stack-dir.ts';
 
 /** `datamancy render`: the stack's files from stack/catalog.yaml, deterministically. */
 export function registerRender(program: Command): void {
@@ -18,24 +17,15 @@ export function registerRender(program: Command): void {
       '\nExamples:\n  datamancy render\n  datamancy render --check   # in CI: the committed files are current',
     )
     .action((flags: { catalog: string; out: string; check?: boolean }) => {
-      const files = renderStack(loadCatalog(flags.catalog));
-      const stale: string[] = [];
-      for (const file of files) {
-        const path = join(flags.out, file.path);
-        const current = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-        if (current === file.content && (statSync(path).mode & 0o777) === file.mode) continue;
-        stale.push(path);
-        if (flags.check === true) continue;
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, file.content, { mode: file.mode });
-        chmodSync(path, file.mode);
-        process.stdout.write(`wrote ${path}\n`);
-      }
-      if (flags.check === true && stale.length > 0) {
+      const check = flags.check === true;
+      const stale = syncRendered(loadCatalog(flags.catalog), flags.out, !check);
+      if (check && stale.length > 0) {
         process.stderr.write(`datamancy: stale: ${stale.join(', ')} (run datamancy render)\n`);
         process.exitCode = 1;
       } else if (stale.length === 0) {
-        process.stdout.write(`${files.length} file(s) current\n`);
+        process.stdout.write(`${String(STACK_FILES.length)} file(s) current\n`);
+      } else {
+        for (const path of stale) process.stdout.write(`wrote ${path}\n`);
       }
     });
 }
