@@ -202,7 +202,7 @@ describe('datamancy up / status / logs / down', () => {
   }, 120_000);
 
   it('stops at a service that never gets healthy, with its logs, exit 1', async () => {
-    const res = await cli('up', '--profile', 'infrastructure', '--timeout', '4');
+    const res = await cli('up', '--profile', 'infrastructure', '--timeout', '6');
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/✗ broken\s+unhealthy: not ready/);
     expect(res.stderr).toContain('| trying');

@@ -75,7 +75,9 @@ export async function waitForHealthy(
           maxOutputBytes: 4096,
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         });
-        lastOutput = `${check.stdout}${check.stderr}`.slice(0, 500);
+        // keep the last thing the check said (a run cut short by the deadline says nothing)
+        const said = `${check.stdout}${check.stderr}`.slice(0, 500);
+        if (said.trim() !== '' || lastOutput === undefined) lastOutput = said;
         if (check.exitCode === 0) return result('healthy', 'exec-healthcheck');
         sawUnhealthy = true;
       }
