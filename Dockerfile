@@ -25,6 +25,8 @@ COPY packages/stack-discovery/package.json packages/stack-discovery/
 COPY packages/testkit/package.json packages/testkit/
 COPY services/browser/package.json services/browser/
 COPY services/probe/package.json services/probe/
+COPY services/model-router/package.json services/model-router/
+COPY services/speech-gateway/package.json services/speech-gateway/
 COPY services/tool-server/package.json services/tool-server/
 RUN npm ci --no-audit --no-fund
 COPY . .

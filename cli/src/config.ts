@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { type z } from 'zod';
 import { COMMON_ENV_BINDINGS, CommonConfigSchema, loadConfig } from '@datamancy/core';
 import { BROWSER_ENV_BINDINGS, BrowserConfigSchema } from '@datamancy/browser';
+import { MODEL_ROUTER_ENV_BINDINGS, ModelRouterConfigSchema } from '@datamancy/model-router';
 import { PROBE_ENV_BINDINGS, ProbeConfigSchema } from '@datamancy/probe';
 import { TOOL_SERVER_ENV_BINDINGS, ToolServerConfigSchema } from '@datamancy/tool-server';
 
@@ -11,6 +12,7 @@ export const DatamancyConfigSchema = CommonConfigSchema.extend({
   toolServer: ToolServerConfigSchema.prefault({}),
   browser: BrowserConfigSchema.prefault({}),
   probe: ProbeConfigSchema.prefault({}),
+  modelRouter: ModelRouterConfigSchema.prefault({}),
 });
 export type DatamancyConfig = z.output<typeof DatamancyConfigSchema>;
 
@@ -19,6 +21,7 @@ export const ENV_BINDINGS = [
   ...TOOL_SERVER_ENV_BINDINGS,
   ...BROWSER_ENV_BINDINGS,
   ...PROBE_ENV_BINDINGS,
+  ...MODEL_ROUTER_ENV_BINDINGS,
 ];
 
 export interface ConfigFlags {

@@ -1,5 +1,7 @@
 import { type Logger, type RunningServer, type Store, type TokenRegistry } from '@datamancy/core';
 import { startBrowserService } from '@datamancy/browser';
+import { DockerEngine, resolveEndpoint } from '@datamancy/container-engine';
+import { startModelRouter } from '@datamancy/model-router';
 import { startProbeService } from '@datamancy/probe';
 import { createEngine, discoverStack } from '@datamancy/stack-discovery';
 import { startToolServer, type ToolServerConfig } from '@datamancy/tool-server';
@@ -53,6 +55,24 @@ export const SERVICES: readonly ServiceSpec[] = [
         logger: rt.logger,
         tokens: rt.tokens,
         store: rt.store,
+      }),
+  },
+  {
+    name: 'model-router',
+    defaultPort: 8010,
+    description:
+      'keeps the configured models resident in GPU memory; OpenAI-compatible (none by default)',
+    start: (rt) =>
+      startModelRouter({
+        common: rt.config,
+        config: rt.config.modelRouter,
+        logger: rt.logger,
+        tokens: rt.tokens,
+        // container backends start and stop their containers through the engine
+        containers: () =>
+          new DockerEngine(
+            resolveEndpoint(rt.config.containerEngine.host, rt.config.containerEngine.runtimeDir),
+          ),
       }),
   },
   {

@@ -4,6 +4,7 @@ import {
   createServiceApp,
   Gauge,
   Histogram,
+  parseBearer,
   type Logger,
   type ServiceEnv,
   type TokenRegistry,
@@ -89,6 +90,8 @@ export function createRouter(options: StartRouterOptions): BuiltRouter {
     version: VERSION,
     logger,
     tokens: options.tokens,
+    // like vLLM's, for load balancers and container healthchecks; ?deep=1 needs a token
+    publicPaths: ['/health'],
     health: () => ({
       ok: true,
       models: scheduler.status().map((s) => ({ name: s.name, state: s.state })),
@@ -235,6 +238,15 @@ export function createRouter(options: StartRouterOptions): BuiltRouter {
     const status = scheduler.status();
     const body = { ok: true, models: status.map((s) => ({ name: s.name, state: s.state })) };
     if (c.req.query('deep') === undefined || c.req.query('deep') === '0') return c.json(body);
+    const token = parseBearer(c.req.header('authorization'));
+    if (token === undefined || options.tokens.authenticate(token) === undefined)
+      return openAiError(
+        c,
+        401,
+        'router',
+        'a deep health check runs a generation: send a bearer token',
+        'unauthenticated',
+      );
     const resident = status.find(
       (s) => s.state === 'resident' && backends.get(s.name)?.root !== undefined,
     );

@@ -268,10 +268,9 @@ describe('model router', () => {
   }, 20_000);
 
   it('answers /health, deep with a one-token generation, and lists models with their state', async () => {
-    const shallow = await fetch(`${r.url}/health`, {
-      headers: { authorization: `Bearer ${TOKEN}` },
-    });
+    const shallow = await fetch(`${r.url}/health`); // public, as vLLM's
     expect(shallow.status).toBe(200);
+    expect((await fetch(`${r.url}/health?deep=1`)).status).toBe(401); // a generation needs a token
     const deep = await fetch(`${r.url}/health?deep=1`, {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
