@@ -17,6 +17,10 @@ const TARGETS: Record<string, { entry: string; outfile: string }> = {
   },
   browser: { entry: 'services/browser/src/main.ts', outfile: 'services/browser/dist/browser.mjs' },
   probe: { entry: 'services/probe/src/main.ts', outfile: 'services/probe/dist/probe.mjs' },
+  'model-router': {
+    entry: 'services/model-router/src/main.ts',
+    outfile: 'services/model-router/dist/model-router.mjs',
+  },
   cli: { entry: 'cli/src/main.ts', outfile: 'cli/dist/datamancy.mjs' },
 };
 /** Native or optional modules that stay in node_modules. */

@@ -2,7 +2,6 @@ import {
   COMMON_ENV_BINDINGS,
   CommonConfigSchema,
   isEntryModule,
-  listen,
   runStandalone,
   type CommonConfig,
   type Logger,
@@ -15,7 +14,7 @@ import {
   ModelRouterConfigSchema,
   type ModelRouterConfig,
 } from './config.ts';
-import { createRouter, type BuiltRouter } from './router.ts';
+import { createRouter, listenRouter, type BuiltRouter } from './router.ts';
 
 export interface StartModelRouterOptions {
   common: CommonConfig;
@@ -48,11 +47,10 @@ export async function startModelRouter(
     await router.close();
     throw err;
   }
-  const server = await listen(router.app, {
+  const server = await listenRouter(router, {
     host: options.config.host ?? options.common.host,
     port: options.config.port,
     logger,
-    name: 'model-router',
   });
   logger.info({ models: options.config.models.map((m) => m.name) }, 'model router ready');
   return {

@@ -6,22 +6,24 @@ import {
   Histogram,
   parseBearer,
   type Logger,
+  type RunningServer,
   type ServiceEnv,
   type TokenRegistry,
 } from '@datamancy/core';
 import { createBackend, type Backend, type ContainerControl } from './backends.ts';
 import type { ModelConfig, ModelRouterConfig } from './config.ts';
-import { Scheduler, SchedulerError, type Lease, type ModelStatus } from './scheduler.ts';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { createProxy } from './proxy.ts';
+import { Scheduler, type ModelStatus } from './scheduler.ts';
 import { VERSION } from './version.ts';
 
 /**
- * The router's HTTP side: OpenAI-compatible endpoints that take a lease on the model from the
- * scheduler and pass the request through to its backend, streaming chunk by chunk with no
- * buffering. Errors are OpenAI-shaped and say who failed: `type: router_error` (and header
- * `x-datamancy-error-source: router`) or `upstream_error` (`upstream`).
+ * The router: scheduler, backends and metrics, the proxied endpoints (proxy.ts, on Node's own
+ * HTTP objects for speed) and the rest on core's service app: `/v1/models`, `/health`,
+ * `/metrics`, `/openapi.json`.
  */
-
-const PROXIED = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
 
 type Source = 'router' | 'upstream';
 
@@ -46,14 +48,6 @@ function openAiError(
   );
 }
 
-/** An OpenAI-shaped error event ending a stream the upstream broke off. */
-function errorEvent(message: string, code: string): Uint8Array {
-  const event = {
-    error: { message, type: 'upstream_error', code, param: null, source: 'upstream' },
-  };
-  return new TextEncoder().encode(`data: ${JSON.stringify(event)}\n\ndata: [DONE]\n\n`);
-}
-
 export interface RouterMetrics {
   loads: Counter<'model'>;
   loadFailures: Counter<'model'>;
@@ -73,7 +67,10 @@ export interface StartRouterOptions {
 }
 
 export interface BuiltRouter {
+  /** Everything but the proxied endpoints: models, health, metrics (core's service app). */
   app: ReturnType<typeof createServiceApp>['app'];
+  /** The proxied endpoints; returns false for any other request (then `app` answers). */
+  proxy: (req: IncomingMessage, res: ServerResponse) => boolean;
   scheduler: Scheduler;
   backends: Map<string, Backend>;
   /** Loads the pinned and always-on models. */
@@ -286,202 +283,65 @@ export function createRouter(options: StartRouterOptions): BuiltRouter {
     }
   });
 
-  for (const path of PROXIED) {
-    app.post(path, async (c) => {
-      const endpoint = path.slice('/v1/'.length);
-      const raw = await c.req.arrayBuffer();
-      if (raw.byteLength > config.maxBodyBytes)
-        return openAiError(
-          c,
-          413,
-          'router',
-          `the body is ${String(raw.byteLength)} bytes, more than ${String(config.maxBodyBytes)}`,
-          'body_too_large',
-        );
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(new TextDecoder().decode(raw)) as Record<string, unknown>;
-        if (body === null || typeof body !== 'object' || Array.isArray(body))
-          throw new Error('not an object');
-      } catch {
-        return openAiError(c, 400, 'router', 'the body is not a JSON object', 'invalid_json');
-      }
-      if (typeof body.model !== 'string' || body.model === '')
-        return openAiError(
-          c,
-          400,
-          'router',
-          'model: required, a configured model name',
-          'invalid_model',
-          { param: 'model' },
-        );
-      if (body.stream !== undefined && typeof body.stream !== 'boolean')
-        return openAiError(c, 400, 'router', 'stream: must be true or false', 'invalid_stream', {
-          param: 'stream',
-        });
-      const model = byName.get(body.model);
-      if (model === undefined)
-        return openAiError(
-          c,
-          404,
-          'router',
-          `no model "${body.model}"; GET /v1/models lists them`,
-          'model_not_found',
-          { param: 'model' },
-        );
-      const clientSignal = c.req.raw.signal;
-      let lease: Lease;
-      try {
-        lease = await scheduler.acquire(model.name, clientSignal);
-      } catch (err) {
-        if (err instanceof SchedulerError)
-          return openAiError(c, err.status, 'router', err.message, err.code, {
-            ...(err.retryAfterS === undefined ? {} : { retryAfterS: err.retryAfterS }),
-            ...(err.status === 400 ? { param: 'model' } : {}),
-          });
-        throw err;
-      }
-      m.queueWait.observe({ model: model.name }, lease.queuedMs / 1000);
-      return forward(c, lease, model, body, endpoint);
-    });
-  }
-
-  async function forward(
-    c: Context<ServiceEnv>,
-    lease: Lease,
-    model: ModelConfig,
-    body: Record<string, unknown>,
-    endpoint: string,
-  ): Promise<Response> {
-    const started = performance.now();
-    const backend = backends.get(model.name);
-    const root = backend?.root;
-    let released = false;
-    const done = (): void => {
-      if (released) return;
-      released = true;
-      lease.release();
-      m.latency.observe({ model: model.name, endpoint }, (performance.now() - started) / 1000);
-    };
-    if (root === undefined) {
-      done();
-      return openAiError(
-        c,
-        503,
-        'router',
-        `model ${model.name} is not reachable right now`,
-        'backend_gone',
-        { retryAfterS: 1 },
-      );
-    }
-    const upstream = new AbortController();
-    const clientSignal = c.req.raw.signal;
-    const onClientAbort = (): void => upstream.abort();
-    clientSignal.addEventListener('abort', onClientAbort, { once: true });
-    let idle: ReturnType<typeof setTimeout> | undefined;
-    const armIdle = (): void => {
-      if (idle !== undefined) clearTimeout(idle);
-      idle = setTimeout(() => upstream.abort(new Error('idle')), config.upstreamTimeoutMs);
-    };
-    const cleanup = (): void => {
-      if (idle !== undefined) clearTimeout(idle);
-      clientSignal.removeEventListener('abort', onClientAbort);
-      done();
-    };
-    const payload =
-      model.upstreamModel === undefined ? body : { ...body, model: model.upstreamModel };
-    let res: Response;
-    try {
-      armIdle();
-      res = await fetch(`${root}/v1/${endpoint}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-request-id': c.get('requestId'),
-          ...(backend?.apiKey === undefined ? {} : { authorization: `Bearer ${backend.apiKey}` }),
-        },
-        body: JSON.stringify(payload),
-        signal: upstream.signal,
-      });
-    } catch (err) {
-      cleanup();
-      if (clientSignal.aborted) return new Response(null, { status: 499 });
-      const timedOut = upstream.signal.aborted;
-      return openAiError(
-        c,
-        timedOut ? 504 : 502,
-        'upstream',
-        timedOut
-          ? `model ${model.name}: no answer within ${String(config.upstreamTimeoutMs)} ms`
-          : `model ${model.name}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`,
-        timedOut ? 'upstream_timeout' : 'upstream_unreachable',
-      );
-    }
-    const headers = new Headers();
-    for (const h of ['content-type', 'cache-control']) {
-      const v = res.headers.get(h);
-      if (v !== null) headers.set(h, v);
-    }
-    headers.set('x-request-id', c.get('requestId'));
-    if (!res.ok) headers.set('x-datamancy-error-source', 'upstream');
-    const reader = res.body?.getReader();
-    if (reader === undefined) {
-      cleanup();
-      return new Response(null, { status: res.status, headers });
-    }
-    const streaming = (res.headers.get('content-type') ?? '').includes('text/event-stream');
-    const stream = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          armIdle();
-          const { done: finished, value } = (await reader.read()) as {
-            done: boolean;
-            value?: Uint8Array;
-          };
-          if (finished) {
-            cleanup();
-            controller.close();
-            return;
-          }
-          if (value !== undefined) controller.enqueue(value);
-        } catch (err) {
-          cleanup();
-          if (clientSignal.aborted) {
-            controller.error(err);
-            return;
-          }
-          const timedOut =
-            upstream.signal.reason instanceof Error && upstream.signal.reason.message === 'idle';
-          const message = timedOut
-            ? `model ${model.name} stopped sending for ${String(config.upstreamTimeoutMs)} ms`
-            : `model ${model.name} broke off the response: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`;
-          c.get('log').warn({ model: model.name, err: message }, 'upstream failed mid-response');
-          if (streaming) {
-            controller.enqueue(
-              errorEvent(message, timedOut ? 'upstream_timeout' : 'upstream_broken'),
-            );
-            controller.close();
-          } else {
-            controller.error(err);
-          }
-        }
-      },
-      cancel() {
-        upstream.abort();
-        cleanup();
-      },
-    });
-    return new Response(stream, { status: res.status, headers });
-  }
+  const proxy = createProxy({
+    config,
+    logger,
+    tokens: options.tokens,
+    scheduler,
+    backends,
+    models: byName,
+    http: metrics,
+    metrics: m,
+  });
 
   return {
     app,
+    proxy,
     scheduler,
     backends,
     start: () => scheduler.start(),
     close: async () => {
       await scheduler.close();
       await Promise.all([...backends.values()].map((b) => b.close().catch(() => undefined)));
+    },
+  };
+}
+
+/** One HTTP server: the proxy's fast path first, then the service app for everything else. */
+export async function listenRouter(
+  router: BuiltRouter,
+  options: { host: string; port: number; logger: Logger },
+): Promise<RunningServer> {
+  const rest = getRequestListener(router.app.fetch);
+  const server = createServer((req, res) => {
+    if (!router.proxy(req, res)) void rest(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${String(address.port)}`;
+  options.logger.info({ url }, 'model-router listening');
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: address.port,
+    host: address.address,
+    close(graceMs = 5_000) {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
     },
   };
 }

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSilentLogger, listen, TokenRegistry, type RunningServer } from '@datamancy/core';
+import { createSilentLogger, TokenRegistry, type RunningServer } from '@datamancy/core';
 import { ModelRouterConfigSchema, type ModelRouterConfig } from '../src/config.ts';
-import { createRouter, type BuiltRouter } from '../src/router.ts';
+import { createRouter, listenRouter, type BuiltRouter } from '../src/router.ts';
 
 /**
  * The router end to end: it spawns real backend processes (a small OpenAI-compatible server
@@ -57,11 +57,10 @@ async function startRouter(config: unknown): Promise<Running> {
     tokens: new TokenRegistry(TOKEN),
   });
   await router.start();
-  const server = await listen(router.app, {
+  const server = await listenRouter(router, {
     host: '127.0.0.1',
     port: 0,
     logger: createSilentLogger(),
-    name: 'model-router',
   });
   return {
     router,
