@@ -35,6 +35,10 @@ PACKAGES=(
   ldap-utils
   python3-passlib
   prometheus
+  # speech gateway: its local backends (text-to-speech, and speech-to-text with a grammar)
+  espeak-ng
+  pocketsphinx
+  pocketsphinx-en-us
 )
 
 missing=()
