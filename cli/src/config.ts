@@ -5,6 +5,7 @@ import { COMMON_ENV_BINDINGS, CommonConfigSchema, loadConfig } from '@datamancy/
 import { BROWSER_ENV_BINDINGS, BrowserConfigSchema } from '@datamancy/browser';
 import { MODEL_ROUTER_ENV_BINDINGS, ModelRouterConfigSchema } from '@datamancy/model-router';
 import { PROBE_ENV_BINDINGS, ProbeConfigSchema } from '@datamancy/probe';
+import { SPEECH_GATEWAY_ENV_BINDINGS, SpeechGatewayConfigSchema } from '@datamancy/speech-gateway';
 import { TOOL_SERVER_ENV_BINDINGS, ToolServerConfigSchema } from '@datamancy/tool-server';
 
 /** The whole control plane's configuration: shared settings plus one section per service. */
@@ -13,6 +14,7 @@ export const DatamancyConfigSchema = CommonConfigSchema.extend({
   browser: BrowserConfigSchema.prefault({}),
   probe: ProbeConfigSchema.prefault({}),
   modelRouter: ModelRouterConfigSchema.prefault({}),
+  speechGateway: SpeechGatewayConfigSchema.prefault({}),
 });
 export type DatamancyConfig = z.output<typeof DatamancyConfigSchema>;
 
@@ -22,6 +24,7 @@ export const ENV_BINDINGS = [
   ...BROWSER_ENV_BINDINGS,
   ...PROBE_ENV_BINDINGS,
   ...MODEL_ROUTER_ENV_BINDINGS,
+  ...SPEECH_GATEWAY_ENV_BINDINGS,
 ];
 
 export interface ConfigFlags {

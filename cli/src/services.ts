@@ -3,6 +3,7 @@ import { startBrowserService } from '@datamancy/browser';
 import { DockerEngine, resolveEndpoint } from '@datamancy/container-engine';
 import { startModelRouter } from '@datamancy/model-router';
 import { startProbeService } from '@datamancy/probe';
+import { startSpeechGateway } from '@datamancy/speech-gateway';
 import { createEngine, discoverStack } from '@datamancy/stack-discovery';
 import { startToolServer, type ToolServerConfig } from '@datamancy/tool-server';
 import type { DatamancyConfig } from './config.ts';
@@ -73,6 +74,19 @@ export const SERVICES: readonly ServiceSpec[] = [
           new DockerEngine(
             resolveEndpoint(rt.config.containerEngine.host, rt.config.containerEngine.runtimeDir),
           ),
+      }),
+  },
+  {
+    name: 'speech-gateway',
+    defaultPort: 8091,
+    description:
+      'OpenAI-compatible speech-to-text and text-to-speech (local espeak-ng and pocketsphinx by default)',
+    start: (rt) =>
+      startSpeechGateway({
+        common: rt.config,
+        config: rt.config.speechGateway,
+        logger: rt.logger,
+        tokens: rt.tokens,
       }),
   },
   {

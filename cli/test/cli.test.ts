@@ -91,10 +91,10 @@ describe('datamancy CLI', () => {
     // the probe watches what serve started; `datamancy probe` runs its checks now
     expect(served.probeUrl).toBeDefined();
     const probed = run(['probe', '--url', served.probeUrl ?? ''], { DATAMANCY_DATA_DIR: dataDir });
-    expect(probed.stderr).toContain('[3/3]'); // browser, tool server, model router
+    expect(probed.stderr).toContain('[4/4]'); // browser, tool server, model router, speech gateway
     expect(probed.stdout).toMatch(/^SERVICE\s+STATE\s+OUTCOME\s+LATENCY\s+DETAIL/);
     expect(probed.stdout).toMatch(/tool-server\s+up\s+pass/);
-    expect(probed.stdout).toContain('3 of 3 healthy');
+    expect(probed.stdout).toContain('4 of 4 healthy');
     expect(probed.code).toBe(0);
     const json = run(['probe', 'browser', '--json', '--url', served.probeUrl ?? ''], {
       DATAMANCY_DATA_DIR: dataDir,

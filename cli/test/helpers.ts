@@ -74,7 +74,10 @@ const urlOf = (buffer: string, service: string): string | undefined =>
 
 /** `datamancy serve` on free ports; resolves once the whole control plane says it is up. */
 export function serveCli(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const ports = ['toolServer', 'browser', 'probe', 'modelRouter'].flatMap((s) => ['--set', `${s}.port=0`]);
+  const ports = ['toolServer', 'browser', 'probe', 'modelRouter', 'speechGateway'].flatMap((s) => [
+    '--set',
+    `${s}.port=0`,
+  ]);
   const child = spawn(process.execPath, [BIN, 'serve', ...ports, ...args], {
     env: { ...CLEAN_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
