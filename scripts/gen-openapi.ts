@@ -1,6 +1,10 @@
 // Writes docs/api/<service>.openapi.json from the served documents (tests check they are current).
 import { writeFileSync } from 'node:fs';
 import { BROWSER_VERSION, createOpenApiDocument as browserDocument } from '@datamancy/browser';
+import {
+  createOpenApiDocument as routerDocument,
+  MODEL_ROUTER_VERSION,
+} from '@datamancy/model-router';
 import { createOpenApiDocument as probeDocument, PROBE_VERSION } from '@datamancy/probe';
 import {
   createOpenApiDocument as speechGatewayDocument,
@@ -12,6 +16,7 @@ const documents: [string, Record<string, unknown>][] = [
   ['tool-server', createOpenApiDocument(TOOL_SERVER_VERSION)],
   ['browser', browserDocument(BROWSER_VERSION)],
   ['probe', probeDocument(PROBE_VERSION)],
+  ['model-router', routerDocument(MODEL_ROUTER_VERSION)],
   ['speech-gateway', speechGatewayDocument(SPEECH_GATEWAY_VERSION)],
 ];
 for (const [name, document] of documents) {

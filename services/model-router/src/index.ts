@@ -20,3 +20,4 @@ export type {
 } from './scheduler.ts';
 export type { Backend, ContainerControl } from './backends.ts';
 export { VERSION as MODEL_ROUTER_VERSION } from './version.ts';
+export { createOpenApiDocument } from './openapi.ts';

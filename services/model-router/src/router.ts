@@ -15,6 +15,7 @@ import type { ModelConfig, ModelRouterConfig } from './config.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { createOpenApiDocument } from './openapi.ts';
 import { createProxy } from './proxy.ts';
 import { Scheduler, type ModelStatus } from './scheduler.ts';
 import { VERSION } from './version.ts';
@@ -228,6 +229,8 @@ export function createRouter(options: StartRouterOptions): BuiltRouter {
       ...(s.lastError === undefined ? {} : { last_error: s.lastError }),
     };
   };
+
+  app.get('/openapi.json', (c) => c.json(createOpenApiDocument(VERSION)));
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: scheduler.status().map(describe) }));
 

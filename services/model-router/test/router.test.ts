@@ -399,3 +399,19 @@ describe('model router limits and backends', () => {
 });
 
 export type { ModelRouterConfig };
+
+describe('docs/api/model-router.openapi.json', () => {
+  it('is the document the router serves (regenerate with npm run gen:openapi)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { createOpenApiDocument } = await import('../src/openapi.ts');
+    const { VERSION } = await import('../src/version.ts');
+    const committed = JSON.parse(
+      readFileSync(new URL('../../../docs/api/model-router.openapi.json', import.meta.url), 'utf8'),
+    ) as unknown;
+    const served = await fetch(`${r.url}/openapi.json`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(committed).toEqual(await served.json());
+    expect(committed).toEqual(createOpenApiDocument(VERSION));
+  });
+});
