@@ -67,3 +67,16 @@ describe('datamancy render', () => {
     );
   });
 });
+
+describe('the rendered model router configuration', () => {
+  it('is a datamancy.yaml the control plane accepts, routing the catalog models to vLLM', async () => {
+    const { loadDatamancyConfig } = await import('../src/config.ts');
+    const config = loadDatamancyConfig(
+      { config: join(ROOT, 'stack', 'model-router', 'datamancy.yaml') },
+      {},
+    );
+    expect(config.modelRouter.models.map((m) => [m.name, m.aliases, m.backend.kind])).toEqual([
+      ['default', ['chat'], 'url'],
+    ]);
+  });
+});

@@ -2,6 +2,7 @@ import { renderAutheliaConfig } from './authelia.ts';
 import { renderHomepageServices, renderHomepageSettings } from './homepage.ts';
 import { renderBootstrapLdif } from './ldif.ts';
 import { renderLitellmConfig } from './litellm.ts';
+import { renderModelRouterConfig } from './model-router.ts';
 import {
   renderControlPlaneDashboard,
   renderGrafanaDashboardProvider,
@@ -24,6 +25,7 @@ const RENDERERS = {
   'ldap/bootstrap.ldif': renderBootstrapLdif,
   'postgres/init-databases.sh': renderPostgresInit,
   'litellm/config.yaml': renderLitellmConfig,
+  'model-router/datamancy.yaml': renderModelRouterConfig,
   'homepage/services.yaml': renderHomepageServices,
   'homepage/settings.yaml': () => renderHomepageSettings(),
   'prometheus/prometheus.yml': renderPrometheusConfig,
