@@ -216,7 +216,15 @@ function tooLarge(limit: number): AppError {
   return new AppError('PAYLOAD_TOO_LARGE', `request body over ${limit} bytes`, { data: { limit } });
 }
 
-function readIncoming(incoming: IncomingMessage, limit: number): Promise<string> {
+/**
+ * A Node request's body, at most `limit` bytes: beyond, the rest is drained (so the answer
+ * still reaches the client) and `tooLargeError()` rejects.
+ */
+export function readIncomingBytes(
+  incoming: IncomingMessage,
+  limit: number,
+  tooLargeError: () => Error,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -225,13 +233,13 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<string>
       if (size > limit) {
         incoming.off('data', onData);
         incoming.resume(); // drain the rest so the connection can answer 413
-        reject(tooLarge(limit));
+        reject(tooLargeError());
         return;
       }
       chunks.push(chunk);
     };
     incoming.on('data', onData);
-    incoming.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    incoming.once('end', () => resolve(Buffer.concat(chunks)));
     incoming.once('error', reject);
   });
 }
@@ -252,7 +260,9 @@ export async function readJson(c: ServiceContext, limitBytes = 1024 * 1024): Pro
   let text: string;
   // Read the socket only when nothing else (a web Request built earlier) is reading it.
   if (incoming !== undefined && !incoming.readableEnded && incoming.listenerCount('data') === 0) {
-    text = await readIncoming(incoming, limitBytes);
+    text = (await readIncomingBytes(incoming, limitBytes, () => tooLarge(limitBytes))).toString(
+      'utf8',
+    );
   } else {
     text = await c.req.text();
     if (Buffer.byteLength(text) > limitBytes) throw tooLarge(limitBytes);

@@ -47,6 +47,7 @@ export { createHttpMetrics, Counter, Gauge, Histogram, Registry } from './metric
 export type { HttpMetrics } from './metrics.ts';
 export {
   createServiceApp,
+  readIncomingBytes,
   readJson,
   readQuery,
   readValidated,

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from './logger.ts';
 
@@ -19,20 +19,26 @@ export interface ListenOptions {
   port: number;
   logger?: Logger;
   name?: string;
+  /**
+   * A handler tried before the app on Node's own request objects (a hot path that must not
+   * pay for the Web Request/Response conversion); returning false hands the request on.
+   */
+  front?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 // Hono's generic parameters vary per service; the server only needs `fetch`.
 type AnyHono = Pick<Hono, 'fetch'>;
 
 export async function listen(app: AnyHono, options: ListenOptions): Promise<RunningServer> {
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({
-      fetch: (request, env) => app.fetch(request, env),
-      hostname: options.host,
-      port: options.port,
-    }) as Server;
-    s.once('listening', () => resolve(s));
-    s.once('error', reject);
+  const listener = getRequestListener((request, env) => app.fetch(request, env));
+  const front = options.front;
+  const server: Server = createServer((req, res) => {
+    if (front?.(req, res) !== true) void listener(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+    server.listen(options.port, options.host);
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

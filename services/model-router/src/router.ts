@@ -4,6 +4,7 @@ import {
   createServiceApp,
   Gauge,
   Histogram,
+  listen,
   parseBearer,
   type Logger,
   type RunningServer,
@@ -12,9 +13,7 @@ import {
 } from '@datamancy/core';
 import { createBackend, type Backend, type ContainerControl } from './backends.ts';
 import type { ModelConfig, ModelRouterConfig } from './config.ts';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createOpenApiDocument } from './openapi.ts';
 import { createProxy } from './proxy.ts';
 import { Scheduler, type ModelStatus } from './scheduler.ts';
@@ -311,40 +310,9 @@ export function createRouter(options: StartRouterOptions): BuiltRouter {
 }
 
 /** One HTTP server: the proxy's fast path first, then the service app for everything else. */
-export async function listenRouter(
+export function listenRouter(
   router: BuiltRouter,
   options: { host: string; port: number; logger: Logger },
 ): Promise<RunningServer> {
-  const rest = getRequestListener(router.app.fetch);
-  const server = createServer((req, res) => {
-    if (!router.proxy(req, res)) void rest(req, res);
-  });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${String(address.port)}`;
-  options.logger.info({ url }, 'model-router listening');
-  let closing: Promise<void> | undefined;
-  return {
-    url,
-    port: address.port,
-    host: address.address,
-    close(graceMs = 5_000) {
-      closing ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-        timer.unref();
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
-      return closing;
-    },
-  };
+  return listen(router.app, { ...options, name: 'model-router', front: router.proxy });
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { AppError, type ServiceContext } from '@datamancy/core';
+import { AppError, readIncomingBytes, type ServiceContext } from '@datamancy/core';
 import { fieldError } from '../errors.ts';
 
 /**
@@ -17,30 +17,6 @@ export function uploadTooLarge(limit: number): AppError {
     `upload over ${limit} bytes (speechGateway.maxUploadBytes)`,
     { data: { limit } },
   );
-}
-
-function readIncoming(
-  incoming: IncomingMessage,
-  limit: number,
-  fileLimit: number,
-): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        incoming.off('data', onData);
-        incoming.resume(); // drain, so the 413 reaches the client
-        reject(uploadTooLarge(fileLimit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    incoming.on('data', onData);
-    incoming.once('end', () => resolve(Buffer.concat(chunks)));
-    incoming.once('error', reject);
-  });
 }
 
 async function readStream(
@@ -80,7 +56,7 @@ export async function readBody(
   const incoming = incomingOf(c);
   // Read the socket only when nothing else (a web Request built earlier) is reading it.
   if (incoming !== undefined && !incoming.readableEnded && incoming.listenerCount('data') === 0) {
-    return readIncoming(incoming, limit, fileLimit);
+    return readIncomingBytes(incoming, limit, () => uploadTooLarge(fileLimit));
   }
   const body = c.req.raw.body;
   return body === null ? new Uint8Array(0) : readStream(body, limit, fileLimit);
