@@ -42,7 +42,9 @@ RUN apt-get update \
  && mkdir -p /data && chown node:node /data
 # root-owned and read-only for the service user
 COPY --from=build /app /app
+# a larger young generation: fewer scavenges on the hot paths (bench/router measures with it)
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=32 \
     DATAMANCY_DATA_DIR=/data \
     DATAMANCY_HOST=0.0.0.0
 WORKDIR /data

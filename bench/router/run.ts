@@ -14,7 +14,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -235,8 +235,22 @@ async function thrash(
   }
 }
 
+/** Pins a process to a CPU, or with -1 to all (taskset); false when it cannot. */
+function pin(pid: number, cpu: number): boolean {
+  try {
+    const cpus = cpu < 0 ? `0-${String(availableParallelism() - 1)}` : String(cpu);
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<number> {
   const m = machine();
+  // the load generator (this process) and the backends on CPU 0, the router alone on CPU 1:
+  // as in a deployment, where clients are elsewhere and the router has a core of its own
+  const pinned = Number(m.cpus) >= 2 && pin(process.pid, 0);
   progress('bundling the router');
   execFileSync(
     process.execPath,
@@ -249,6 +263,7 @@ async function main(): Promise<number> {
   // levels measure what the router adds rather than three processes fighting for 2 CPUs
   const backend = await startBackend('m', ['--tokens', '4', '--token-ms', '10']);
   const instant = await startBackend('instant', ['--tokens', '4']);
+  if (pinned) for (const b of [backend, instant]) pin(b.child.pid ?? 0, 0);
   // a failed start must not leave the backend keeping this process alive
   const router = await startRouter(
     {
@@ -262,6 +277,7 @@ async function main(): Promise<number> {
     instant.child.kill();
     throw err;
   });
+  if (pinned) pin(router.pid, 1);
   const saturation = await startRouter(
     {
       devices: { gpu0: { memoryGiB: 24 } },
@@ -270,6 +286,7 @@ async function main(): Promise<number> {
     dir,
     token,
   );
+  if (pinned) pin(saturation.pid, 1);
   const rows: string[] = [];
   const goals: string[] = [];
   let throughput = '';
@@ -317,6 +334,8 @@ async function main(): Promise<number> {
     backend.child.kill();
     instant.child.kill();
   }
+  // the thrash routers and their backends are this process's children: give them every CPU
+  if (pinned) pin(process.pid, -1);
   progress('swap thrash: fifo');
   const fifo = await thrash('fifo', dir, token);
   progress('swap thrash: affine');
@@ -330,7 +349,7 @@ async function main(): Promise<number> {
   const body = [
     '## Model router',
     '',
-    `\`npm run bench:router\` on ${m.text}. The router is the bundle (\`services/model-router/dist/model-router.mjs\`, plain node) in its own process; the backend is the test suite's OpenAI-compatible server (4 tokens 10 ms apart: 40 ms a request) in another; the load generator (undici, keep-alive, closed loop) in a third, all on loopback and sharing the ${m.cpus} CPUs. ${String(REQUESTS)} requests per level (200 at concurrency 1), each path measured 3 times, alternately, after a warm-up, the best run kept (the tails of three processes sharing 2 CPUs are noisy). Times in ms.`,
+    `\`npm run bench:router\` on ${m.text}. The router is the bundle (\`services/model-router/dist/model-router.mjs\`, plain node) in its own process; the backend is the test suite's OpenAI-compatible server (4 tokens 10 ms apart: 40 ms a request) in another; the load generator (node:http, keep-alive, closed loop) in a third, all on loopback; ${pinned ? 'the generator and the backends share CPU 0 and the router has CPU 1 (taskset), as in a deployment where the clients are elsewhere' : `all sharing the ${m.cpus} CPUs`}. ${String(REQUESTS)} requests per level (200 at concurrency 1), each path measured 3 times, alternately, after a warm-up, the best run kept. Times in ms.`,
     '',
     '| mode | concurrency | direct p50 / p99 | via router p50 / p99 | added p50 / p99 | added time to first token (p50) | router req/s |',
     '| --- | --- | --- | --- | --- | --- | --- |',

@@ -77,7 +77,13 @@ export function createProxy(
   deps: ProxyDeps,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { config, scheduler, backends, models, http, metrics } = deps;
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1024 });
+  // noDelay: each streamed chunk leaves at once (no Nagle wait for the previous one's ACK)
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: Infinity,
+    maxFreeSockets: 1024,
+    noDelay: true,
+  });
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 });
 
   return (req, res) => {
