@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger, TokenRegistry, type RunningServer } from '@datamancy/core';
+import { waitFor } from '@datamancy/testkit';
 import { ModelRouterConfigSchema, type ModelRouterConfig } from '../src/config.ts';
 import { createRouter, listenRouter, type BuiltRouter } from '../src/router.ts';
 
@@ -240,8 +241,15 @@ describe('model router', () => {
     await reader?.read(); // the first chunk: the upstream is mid-stream
     const before = await backendStats(r, 'slowpoke');
     controller.abort();
-    await new Promise((x) => setTimeout(x, 300));
-    const after = await backendStats(r, 'slowpoke');
+    // the backend sees its client (the router) go away, long before the 1 s stream would end
+    const after = await waitFor(
+      'the backend to count the abandoned request',
+      async () => {
+        const stats = await backendStats(r, 'slowpoke');
+        return stats.aborted > before.aborted ? stats : undefined;
+      },
+      5000,
+    );
     expect(after.aborted).toBe(before.aborted + 1);
     expect(after.completed).toBe(before.completed);
   }, 20_000);
