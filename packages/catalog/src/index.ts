@@ -1,6 +1,5 @@
 export {
   DATA_DIR_VAR,
-  dataDirectories,
   EDGE_CA_DIR,
   effectiveProfiles,
   GENERATED_HEADER,
@@ -9,7 +8,6 @@ export {
   renderCaddyfile,
   renderCompose,
 } from './render.ts';
-export type { DataDirectory } from './render.ts';
 export {
   CatalogSchema,
   CatalogServiceSchema,

@@ -223,35 +223,6 @@ function isNamedVolume(spec: string): boolean {
   return /^[a-z0-9][\w.-]*:/.test(spec);
 }
 
-export interface DataDirectory {
-  /** Directory name under STACK_DATA_DIR. */
-  name: string;
-  /** Services that mount it. */
-  services: string[];
-  /** Numeric owner (the service's `user`), or undefined: the image's entrypoint owns it. */
-  uid?: number;
-  gid?: number;
-}
-
-/** The data directories the stack mounts, with the owner their services run as. */
-export function dataDirectories(catalog: Catalog): DataDirectory[] {
-  const dirs = new Map<string, DataDirectory>();
-  for (const s of catalog.services) {
-    for (const v of s.volumes.filter(isNamedVolume)) {
-      const dirName = v.split(':')[0] ?? v;
-      const dir = dirs.get(dirName) ?? { name: dirName, services: [] };
-      dir.services.push(s.name);
-      if (s.user !== undefined && dir.uid === undefined) {
-        const [uid, gid] = s.user.split(':').map(Number);
-        dir.uid = uid;
-        dir.gid = gid ?? uid;
-      }
-      dirs.set(dirName, dir);
-    }
-  }
-  return [...dirs.values()].sort((a, b) => a.name.localeCompare(b.name));
-}
-
 /**
  * Environment the renderer adds: database passwords for PostgreSQL's first start, upstream
  * keys for LiteLLM's models, the edge CA for services that trust it.
