@@ -31,21 +31,25 @@ export interface ProxyDeps {
   metrics: RouterMetrics;
 }
 
-type Source = 'router' | 'upstream';
+export type Source = 'router' | 'upstream';
 
-function sendError(
-  res: ServerResponse,
+export interface ErrorExtra {
+  param?: string;
+  retryAfterS?: number;
+}
+
+/**
+ * An OpenAI-shaped error answer (`{error: {message, type, code, param, source}}`) with the
+ * headers that say who failed; the one builder for both of the router's HTTP paths.
+ */
+export function openAiErrorAnswer(
   requestId: string,
   status: number,
   source: Source,
   message: string,
   code: string,
-  extra: { param?: string; retryAfterS?: number } = {},
-): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
+  extra: ErrorExtra = {},
+): { body: string; headers: Record<string, string> } {
   const type =
     status === 400 || status === 404 || status === 413
       ? 'invalid_request_error'
@@ -55,14 +59,34 @@ function sendError(
   const body = JSON.stringify({
     error: { message, type, code, param: extra.param ?? null, source },
   });
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'x-request-id': requestId,
-    'x-datamancy-error-source': source,
-    ...(extra.retryAfterS === undefined ? {} : { 'retry-after': String(extra.retryAfterS) }),
-  });
-  res.end(body);
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+      'x-request-id': requestId,
+      'x-datamancy-error-source': source,
+      ...(extra.retryAfterS === undefined ? {} : { 'retry-after': String(extra.retryAfterS) }),
+    },
+  };
+}
+
+function sendError(
+  res: ServerResponse,
+  requestId: string,
+  status: number,
+  source: Source,
+  message: string,
+  code: string,
+  extra: ErrorExtra = {},
+): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const answer = openAiErrorAnswer(requestId, status, source, message, code, extra);
+  res.writeHead(status, answer.headers);
+  res.end(answer.body);
 }
 
 /** An OpenAI-shaped error event ending a stream the upstream broke off. */

@@ -15,7 +15,7 @@ import { createBackend, type Backend, type ContainerControl } from './backends.t
 import type { ModelConfig, ModelRouterConfig } from './config.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createOpenApiDocument } from './openapi.ts';
-import { createProxy } from './proxy.ts';
+import { createProxy, openAiErrorAnswer, type ErrorExtra, type Source } from './proxy.ts';
 import { Scheduler, type ModelStatus } from './scheduler.ts';
 import { VERSION } from './version.ts';
 
@@ -25,27 +25,16 @@ import { VERSION } from './version.ts';
  * `/metrics`, `/openapi.json`.
  */
 
-type Source = 'router' | 'upstream';
-
 function openAiError(
   c: Context<ServiceEnv>,
   status: number,
   source: Source,
   message: string,
   code: string,
-  extra: { param?: string; retryAfterS?: number } = {},
+  extra: ErrorExtra = {},
 ): Response {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'x-datamancy-error-source': source,
-    'x-request-id': c.get('requestId'),
-  };
-  if (extra.retryAfterS !== undefined) headers['retry-after'] = String(extra.retryAfterS);
-  const type = status === 400 || status === 404 ? 'invalid_request_error' : `${source}_error`;
-  return new Response(
-    JSON.stringify({ error: { message, type, code, param: extra.param ?? null, source } }),
-    { status, headers },
-  );
+  const answer = openAiErrorAnswer(c.get('requestId'), status, source, message, code, extra);
+  return new Response(answer.body, { status, headers: answer.headers });
 }
 
 export interface RouterMetrics {
