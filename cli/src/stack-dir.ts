@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -18,6 +17,7 @@ import {
 } from '@datamancy/catalog';
 import { parseDotEnv } from '@datamancy/stack-discovery';
 import { UsageError } from './errors.ts';
+import { generateEd25519KeyPair } from './ssh-key.ts';
 
 /**
  * The stack directory (`stack/` by default): the catalog, the rendered files, `.env` and the
@@ -120,21 +120,7 @@ export function ensureOpsKey(stack: StackDir, replace = false): 'kept' | 'create
   const path = join(stack.dir, OPS_KEY_PATH);
   const exists = existsSync(path) && existsSync(`${path}.pub`);
   if (exists && !replace) return 'kept';
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   for (const p of [path, `${path}.pub`]) if (existsSync(p)) renameSync(p, `${p}.old`);
-  try {
-    execFileSync(
-      'ssh-keygen',
-      ['-q', '-t', 'ed25519', '-N', '', '-C', 'datamancy-ops', '-f', path],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(
-      code === 'ENOENT'
-        ? 'ssh-keygen is not installed (Debian: apt-get install openssh-client)'
-        : `ssh-keygen failed: ${String((err as { stderr?: Buffer }).stderr ?? err)}`,
-    );
-  }
+  generateEd25519KeyPair(path, 'datamancy-ops');
   return exists ? 'replaced' : 'created';
 }

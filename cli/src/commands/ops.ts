@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadDatamancyConfig, type ConfigFlags } from '../config.ts';
 import { UsageError } from '../errors.ts';
+import { generateEd25519KeyPair } from '../ssh-key.ts';
 
 const STACK_OPS = fileURLToPath(new URL('../../../stack/ops/', import.meta.url));
 export const WRAPPER_SOURCE = join(STACK_OPS, 'stackops-wrapper');
@@ -180,18 +181,7 @@ export function installOps(o: OpsInstallOptions): void {
   } else {
     did(`generate ed25519 key pair ${privateKey} (mode 600)`);
     if (!o.dryRun) {
-      mkdirSync(keyDir, { recursive: true, mode: 0o700 });
-      sh('ssh-keygen', [
-        '-q',
-        '-t',
-        'ed25519',
-        '-N',
-        '',
-        '-C',
-        `datamancy-ops@${o.user}`,
-        '-f',
-        privateKey,
-      ]);
+      generateEd25519KeyPair(privateKey, `datamancy-ops@${o.user}`);
     }
   }
   const publicKey = existsSync(`${privateKey}.pub`)
