@@ -23,6 +23,7 @@ export const BENCH_IDENTITY: Identity = {
   name: 'admin',
   scopes: new Set(['admin']),
   via: 'admin-token',
+  kind: 'person',
 };
 
 const noNet: ToolNet = {

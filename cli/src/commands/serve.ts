@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import {
   createLogger,
-  ensureAdminToken,
+  createTokenRegistry,
   installShutdown,
   openStore,
-  TokenRegistry,
   type Closer,
 } from '@datamancy/core';
 import { loadDatamancyConfig, storePath, tokenFilePath, type ConfigFlags } from '../config.ts';
@@ -47,10 +46,9 @@ export function registerServe(program: Command): void {
       }
       const loaded = loadDatamancyConfig(flags, process.env);
       const logger = createLogger({ level: loaded.logLevel, name: 'datamancy' });
-      const admin = ensureAdminToken(loaded.auth.adminToken, tokenFilePath(loaded), logger);
+      const { tokens, admin } = createTokenRegistry(loaded.auth, tokenFilePath(loaded), logger);
       // Services in this process call each other (the tool server's browser tools) with it.
-      const config = { ...loaded, auth: { ...loaded.auth, adminToken: admin.token } };
-      const tokens = new TokenRegistry(admin.token, config.auth.tokens);
+      const config = { ...loaded, auth: { ...loaded.auth, adminToken: admin?.token } };
       const store = await openStore({ url: config.databaseUrl, sqlitePath: storePath(config) });
       const closers: Closer[] = [() => store.close()];
       installShutdown(logger, closers);
@@ -63,7 +61,7 @@ export function registerServe(program: Command): void {
           .replace('://[::]:', '://127.0.0.1:');
       }
       logger.info(
-        { services: chosen.map((s) => s.name), dataDir: config.dataDir, tokenFile: admin.path },
+        { services: chosen.map((s) => s.name), dataDir: config.dataDir, tokenFile: admin?.path },
         'datamancy control plane is up',
       );
     });

@@ -49,6 +49,7 @@ export const COMMON_ENV_BINDINGS: readonly EnvBinding[] = [
   { env: 'LOG_LEVEL', path: 'logLevel' },
   { env: 'DOMAIN', path: 'domain' },
   { env: 'DATAMANCY_API_TOKEN', path: 'auth.adminToken' },
+  { env: 'DATAMANCY_TOKENS_FILE', path: 'auth.tokensFile' },
   { env: 'LLM_BASE_URL', path: 'llm.baseUrl' },
   { env: 'LLM_API_KEY', path: 'llm.apiKey' },
   { env: 'LLM_MODEL', path: 'llm.model' },

@@ -24,11 +24,15 @@ export type { EnvBinding, EnvKind, LoadConfigOptions } from './config.ts';
 export {
   AuthConfigSchema,
   CAPABILITIES,
+  IDENTITY_KINDS,
   READ_CAPABILITIES,
   SCOPES,
+  SERVICE_SCOPES,
   TokenEntrySchema,
   TokenRegistry,
+  createTokenRegistry,
   ensureAdminToken,
+  loadTokensFile,
   generateToken,
   hasScope,
   hashToken,
@@ -40,8 +44,10 @@ export type {
   AuthConfig,
   Capability,
   Identity,
+  IdentityKind,
   Scope,
   TokenEntry,
+  TokenEntryInput,
 } from './auth.ts';
 export { createHttpMetrics, Counter, Gauge, Histogram, Registry } from './metrics.ts';
 export type { HttpMetrics } from './metrics.ts';

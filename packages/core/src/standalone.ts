@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
-import { ensureAdminToken, TokenRegistry } from './auth.ts';
+import { createTokenRegistry, type TokenRegistry } from './auth.ts';
 import type { CommonConfig } from './common-config.ts';
 import { ConfigError, loadConfig, type EnvBinding } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -48,8 +48,7 @@ export async function runStandalone<S extends z.ZodType<CommonConfig>>(
   }
   const common: CommonConfig = config;
   const logger = createLogger({ level: common.logLevel, name: 'datamancy' });
-  const admin = ensureAdminToken(common.auth.adminToken, join(common.dataDir, 'api-token'), logger);
-  const tokens = new TokenRegistry(admin.token, common.auth.tokens);
+  const { tokens } = createTokenRegistry(common.auth, join(common.dataDir, 'api-token'), logger);
   const store = options.needsStore
     ? await openStore({
         url: common.databaseUrl,

@@ -9,7 +9,7 @@ import {
   READ_CAPABILITIES,
   TokenRegistry,
   type Capability,
-  type TokenEntry,
+  type TokenEntryInput,
 } from '@datamancy/core';
 import { definePlugin, defineTool } from '@datamancy/plugin-sdk';
 import { DockerEngine, resolveEndpoint } from '@datamancy/container-engine';
@@ -25,7 +25,7 @@ export const READER = generateToken();
 export const WRITER = generateToken();
 export const TEXT_ONLY = generateToken();
 
-export const TEST_TOKENS: TokenEntry[] = [
+export const TEST_TOKENS: TokenEntryInput[] = [
   { name: 'reader', token: READER, scopes: ['host.docker.inspect', 'host.network.http'] },
   { name: 'writer', token: WRITER, scopes: ['host.docker.inspect', 'host.docker.write'] },
   { name: 'texts', token: TEXT_ONLY, scopes: ['host.shell.read'] },

@@ -72,7 +72,7 @@ export function verifySession(key: Buffer, value: string, now = Date.now()): Ide
   try {
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as SessionPayload;
     if (typeof payload.e !== 'number' || payload.e * 1000 <= now) return undefined;
-    return { name: payload.n, scopes: new Set(payload.s), via: 'session' };
+    return { name: payload.n, scopes: new Set(payload.s), via: 'session', kind: 'person' };
   } catch {
     return undefined;
   }
@@ -120,7 +120,7 @@ export function createDashboardAuth(options: DashboardAuthOptions) {
       .map((g) => g.trim())
       .filter(Boolean);
     const admin = groups.some((g) => options.adminGroups.includes(g));
-    return { name: `sso:${user}`, scopes: new Set<Scope>(admin ? ['admin'] : []), via: 'sso' };
+    return { name: `sso:${user}`, scopes: new Set<Scope>(admin ? ['admin'] : []), via: 'sso', kind: 'person' };
   };
 
   return {
