@@ -9,6 +9,7 @@ import { AppError, toErrorBody, toValidationIssues, validationError } from './er
 import { parseBearer, type Identity, type Scope, hasScope, type TokenRegistry } from './auth.ts';
 import type { Logger } from './logger.ts';
 import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
+import { requireSameOrigin } from './same-origin.ts';
 
 /** Per-request values every service handler can read with `c.get(...)`. */
 export interface ServiceVariables {
@@ -30,9 +31,10 @@ export interface ServiceAppOptions {
   metrics?: HttpMetrics;
   /**
    * Another way to prove identity (a session cookie, SSO headers from a trusted proxy), tried
-   * when the request carries no bearer token.
+   * when the request carries no bearer token. Identities it returns with `via` `session` or
+   * `sso` may change things only from same-origin pages (`requireSameOrigin`).
    */
-  authenticate?: (c: ServiceContext) => Identity | undefined;
+  authenticate?: (c: ServiceContext) => Identity | undefined | Promise<Identity | undefined>;
   /** Paths answered without authentication besides `/healthz` (e.g. a login page). */
   publicPaths?: readonly string[];
   /** The answer to an unauthenticated request instead of 401 (e.g. a redirect to a login page). */
@@ -55,8 +57,9 @@ function routeOf(c: Context<ServiceEnv>): string {
 }
 
 /**
- * The Hono app every service starts from: request id, access log, metrics, bearer auth on
- * every route but `/healthz`, one `onError` rendering the JSON error envelope.
+ * The Hono app every service starts from: request id, access log, metrics (`/metrics` needs
+ * `metrics.read`), bearer auth on every route but `/healthz`, one `onError` rendering the JSON
+ * error envelope.
  */
 export function createServiceApp(options: ServiceAppOptions): {
   app: ServiceApp;
@@ -124,7 +127,7 @@ export function createServiceApp(options: ServiceAppOptions): {
     // Hono types a middleware's input as `any`; the hooks read headers and the peer only.
     const ctx = c as unknown as ServiceContext;
     const identity =
-      token === undefined ? options.authenticate?.(ctx) : options.tokens.authenticate(token);
+      token === undefined ? await options.authenticate?.(ctx) : options.tokens.authenticate(token);
     if (identity === undefined) {
       const answer = token === undefined ? options.unauthenticated?.(ctx) : undefined;
       if (answer !== undefined) return answer;
@@ -137,10 +140,14 @@ export function createServiceApp(options: ServiceAppOptions): {
       );
     }
     c.set('identity', identity);
+    // What a browser attaches by itself must not let another site change things.
+    if (identity.via === 'session' || identity.via === 'sso') requireSameOrigin(c);
     await next();
   });
 
+  // Metrics name every route, model and service: a scope of their own (`metrics.read`).
   app.get('/metrics', async (c) => {
+    requireScope(c, 'metrics.read');
     c.header('content-type', metrics.registry.contentType);
     return c.body(await metrics.registry.metrics());
   });

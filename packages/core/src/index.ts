@@ -69,6 +69,8 @@ export type {
   ServiceEnv,
   ServiceVariables,
 } from './http-app.ts';
+export { crossSiteReason, MUTATING_METHODS, requireSameOrigin } from './same-origin.ts';
+export type { SameOriginHeaders } from './same-origin.ts';
 export { installShutdown, listen } from './server.ts';
 export type { Closer, ListenOptions, RunningServer } from './server.ts';
 export { openSqliteStore, openStore } from './store.ts';
@@ -83,7 +85,15 @@ export {
 } from './net/ssrf.ts';
 export type { SsrfDenyReason, SsrfGuard, SsrfPolicy } from './net/ssrf.ts';
 export { guardedRequest } from './net/guarded-http.ts';
+export { endToEndHeaders, HOP_BY_HOP_HEADERS } from './net/hop-headers.ts';
 export type { GuardedRequestOptions, GuardedResponse } from './net/guarded-http.ts';
+export {
+  CROSS_ORIGIN_DROPPED_HEADERS,
+  isCredentialHeader,
+  isRedirect,
+  planRedirect,
+} from './net/redirect.ts';
+export type { RedirectPlan, RedirectRequest } from './net/redirect.ts';
 export { CommonConfigSchema, COMMON_ENV_BINDINGS, LlmConfigSchema } from './common-config.ts';
 export type { CommonConfig, LlmConfig } from './common-config.ts';
 export { OpenAiUpstream, readSseData } from './openai.ts';

@@ -10,6 +10,7 @@ import {
 
 const admin = generateToken();
 const reader = generateToken();
+const scraper = generateToken();
 
 function build() {
   const { app } = createServiceApp({
@@ -18,6 +19,7 @@ function build() {
     logger: createSilentLogger(),
     tokens: new TokenRegistry(admin, [
       { name: 'reader', token: reader, scopes: ['host.docker.inspect'] },
+      { name: 'prometheus', token: scraper, scopes: ['metrics.read'], kind: 'service' },
     ]),
   });
   app.get('/boom', () => {
@@ -90,11 +92,23 @@ describe('createServiceApp', () => {
   it('serves Prometheus metrics counting requests by route', async () => {
     const app = build();
     await app.request('/teapot', auth(admin));
-    const res = await app.request('/metrics', auth(reader));
+    const res = await app.request('/metrics', auth(scraper));
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toMatch(/http_requests_total\{[^}]*route="\/teapot"[^}]*status="429"/);
     expect(text).toContain('process_cpu_seconds_total');
+  });
+
+  it('serves metrics only to a token with metrics.read (or admin), naming the scope otherwise', async () => {
+    const app = build();
+    const denied = await app.request('/metrics', auth(reader));
+    expect(denied.status).toBe(403);
+    const text = await denied.text();
+    expect(JSON.parse(text)).toMatchObject({
+      error: { code: 'FORBIDDEN', missing: ['metrics.read'] },
+    });
+    expect(text).not.toContain('http_requests_total');
+    expect((await app.request('/metrics', auth(admin))).status).toBe(200);
   });
 
   it('enforces route scopes with a 403 naming the missing scope', async () => {

@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { AppError } from '../errors.ts';
+import { planRedirect } from './redirect.ts';
 import type { SsrfGuard } from './ssrf.ts';
 
 export interface GuardedRequestOptions {
@@ -23,8 +24,6 @@ export interface GuardedResponse {
   redirects: string[];
   elapsedMs: number;
 }
-
-const HOP_HEADERS_DROPPED_CROSS_ORIGIN = ['authorization', 'cookie', 'proxy-authorization'];
 
 function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -106,11 +105,12 @@ export async function guardedRequest(
   let url = typeof target === 'string' ? new URL(target) : target;
   let headers: Record<string, string> = { 'user-agent': 'datamancy/0.1', ...options.headers };
   const redirects: string[] = [];
+  const method = options.method ?? 'GET';
   for (;;) {
     guard.checkUrl(url);
     let hop: Hop;
     try {
-      hop = await once(guard, url, options.method ?? 'GET', headers, options.maxBodyBytes, signal);
+      hop = await once(guard, url, method, headers, options.maxBodyBytes, signal);
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (timeout.aborted) {
@@ -139,16 +139,12 @@ export async function guardedRequest(
           `more than ${maxRedirects} redirects from ${String(target)}`,
         );
       }
-      const next = new URL(location, url);
-      if (next.origin !== url.origin) {
-        headers = Object.fromEntries(
-          Object.entries(headers).filter(
-            ([k]) => !HOP_HEADERS_DROPPED_CROSS_ORIGIN.includes(k.toLowerCase()),
-          ),
-        );
-      }
-      redirects.push(next.toString());
-      url = next;
+      // GET/HEAD only: no body, so every redirect is followed; credentials stay on their origin.
+      const plan = planRedirect(url, hop.status, location, { method, headers });
+      if (!plan.follow) throw new AppError('UPSTREAM_ERROR', plan.reason);
+      headers = { ...plan.request.headers };
+      redirects.push(plan.url.toString());
+      url = plan.url;
       continue;
     }
     return {
