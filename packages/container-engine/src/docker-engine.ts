@@ -384,7 +384,18 @@ export class DockerEngine implements ContainerEngine {
         Driver: 'bridge',
         Internal: spec.internal,
         Labels: spec.labels,
-        ...(spec.subnet === undefined ? {} : { IPAM: { Config: [{ Subnet: spec.subnet }] } }),
+        ...(spec.subnet === undefined
+          ? {}
+          : {
+              IPAM: {
+                Config: [
+                  {
+                    Subnet: spec.subnet,
+                    ...(spec.ipRange === undefined ? {} : { IPRange: spec.ipRange }),
+                  },
+                ],
+              },
+            }),
       }),
     );
   }
@@ -399,12 +410,21 @@ export class DockerEngine implements ContainerEngine {
     });
   }
 
-  async connectNetwork(network: string, container: string, aliases: string[]): Promise<void> {
+  async connectNetwork(
+    network: string,
+    container: string,
+    aliases: string[],
+    ipv4Address?: string,
+  ): Promise<void> {
     await this.#call(
       () =>
-        this.#docker
-          .getNetwork(network)
-          .connect({ Container: container, EndpointConfig: { Aliases: aliases } }),
+        this.#docker.getNetwork(network).connect({
+          Container: container,
+          EndpointConfig: {
+            Aliases: aliases,
+            ...(ipv4Address === undefined ? {} : { IPAMConfig: { IPv4Address: ipv4Address } }),
+          },
+        }),
       container,
     );
   }

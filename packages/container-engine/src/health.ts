@@ -1,3 +1,4 @@
+import { healthcheckArgv } from './mapping.ts';
 import type { ContainerDetails, ContainerEngine, ContainerSummary } from './types.ts';
 
 export type HealthWaitOutcome = 'healthy' | 'running' | 'unhealthy' | 'exited' | 'timeout';
@@ -70,7 +71,9 @@ export async function waitForHealthy(
       if (last.healthcheck === undefined) return result('running', 'state');
       if (options.runHealthcheck !== false && last.health !== 'unhealthy') {
         const remaining = options.timeoutMs - (Date.now() - started);
-        const check = await engine.exec(idOrName, last.healthcheck.argv, {
+        // the argv as configured (the details' own copy is redacted)
+        const argv = healthcheckArgv(last) ?? last.healthcheck.argv;
+        const check = await engine.exec(idOrName, argv, {
           timeoutMs: Math.max(100, Math.min(remaining, (last.healthcheck.timeoutS ?? 30) * 1000)),
           maxOutputBytes: 4096,
           ...(options.signal === undefined ? {} : { signal: options.signal }),

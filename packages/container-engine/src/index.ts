@@ -4,12 +4,17 @@ export type { EngineEndpoint } from './endpoint.ts';
 export {
   computeStats,
   demuxLines,
+  healthcheckArgv,
   mapDetails,
   mapSummary,
   parseDependsOn,
   redactInspect,
 } from './mapping.ts';
+export { isSecretName, REDACTED, redactSecrets } from './redaction.ts';
+export type { RedactionOptions } from './redaction.ts';
 export { classifyExit, explainExit } from './exit-classifier.ts';
+export { ExecAllowlistSchema, execNamesOf, isExecAllowed } from './exec-allowlist.ts';
+export type { ExecAllowlist } from './exec-allowlist.ts';
 export type { ExitContext, ExitVerdict } from './exit-classifier.ts';
 export { mapEvent, parseEventTime } from './events.ts';
 export type { TimedEvent } from './events.ts';

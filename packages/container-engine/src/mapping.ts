@@ -8,6 +8,7 @@ import type {
   LogLine,
   PortBinding,
 } from './types.ts';
+import { redactSecrets, type RedactionOptions } from './redaction.ts';
 
 /** Turns Docker Engine API documents (Docker and Podman alike) into our engine-neutral shapes. */
 
@@ -132,18 +133,30 @@ function healthcheckOf(config: Json): HealthcheckSpec | undefined {
   };
 }
 
-/** Environment values are secrets as often as not: keep the names, drop the values. */
-export function redactInspect(raw: Json): Json {
-  const config = obj(raw.Config);
-  if (!Array.isArray(config.Env)) return raw;
-  const env = (config.Env as unknown[]).map((e) =>
-    typeof e === 'string' ? `${e.split('=')[0]}=[redacted]` : e,
-  );
-  return { ...raw, Config: { ...config, Env: env } };
+/**
+ * The engine's inspect document with its secrets replaced by `[redacted]` (see redaction.ts):
+ * env, command line, entrypoint, healthcheck, labels, annotations, Podman's CreateCommand.
+ */
+export function redactInspect(raw: Json, options: RedactionOptions = {}): Json {
+  return redactSecrets(raw, options);
 }
 
-/** From `GET /containers/{id}/json`. */
-export function mapDetails(raw: Json): ContainerDetails {
+/** The healthcheck argv as configured, for running it; never part of any output. */
+const CLEAR_HEALTHCHECKS = new WeakMap<ContainerDetails, readonly string[]>();
+
+/**
+ * The argv of a container's own healthcheck, unredacted, when `details` came from
+ * `mapDetails`; `details.healthcheck.argv` (redacted) otherwise.
+ */
+export function healthcheckArgv(details: ContainerDetails): readonly string[] | undefined {
+  return CLEAR_HEALTHCHECKS.get(details) ?? details.healthcheck?.argv;
+}
+
+/**
+ * From `GET /containers/{id}/json`. Every field is redacted (labels, healthcheck and the raw
+ * document alike); `healthcheckArgv` keeps the argv as configured for running it.
+ */
+export function mapDetails(raw: Json, options: RedactionOptions = {}): ContainerDetails {
   const config = obj(raw.Config);
   const state = obj(raw.State);
   const hostConfig = obj(raw.HostConfig);
@@ -176,7 +189,7 @@ export function mapDetails(raw: Json): ContainerDetails {
   const createdAt = time(raw.Created);
   const memory = num(hostConfig.Memory);
   const memorySwap = num(hostConfig.MemorySwap);
-  return {
+  const details: ContainerDetails = {
     id: str(raw.Id) ?? '',
     name: (str(raw.Name) ?? '').replace(/^\//, ''),
     image: str(config.Image) ?? str(raw.ImageName) ?? str(raw.Image) ?? '',
@@ -210,8 +223,11 @@ export function mapDetails(raw: Json): ContainerDetails {
         readOnly: mount.RW === false,
       };
     }),
-    raw: redactInspect(raw),
+    raw,
   };
+  const redacted = redactSecrets(details, options);
+  if (healthcheck !== undefined) CLEAR_HEALTHCHECKS.set(redacted, healthcheck.argv);
+  return redacted;
 }
 
 /** CPU and memory as `docker stats` computes them. */

@@ -182,6 +182,8 @@ export interface NetworkSpec {
   name: string;
   internal: boolean;
   subnet?: string;
+  /** Where the engine picks dynamic addresses (inside `subnet`); fixed ones stay outside it. */
+  ipRange?: string;
   labels: Record<string, string>;
 }
 

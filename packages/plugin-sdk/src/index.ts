@@ -16,9 +16,13 @@ export type {
 export { AppError, CAPABILITIES, OpenAiUpstream, READ_CAPABILITIES } from '@datamancy/core';
 export type { Capability, Identity } from '@datamancy/core';
 export {
+  ExecAllowlistSchema,
+  execNamesOf,
   explainExit,
   findDependents,
+  isExecAllowed,
   parseEventTime,
+  redactSecrets,
   waitForHealthy,
 } from '@datamancy/container-engine';
 export type {
@@ -31,4 +35,5 @@ export type {
   ExitClassification,
   HealthWaitResult,
   LogsResult,
+  RedactionOptions,
 } from '@datamancy/container-engine';

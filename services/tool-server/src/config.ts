@@ -36,4 +36,5 @@ export const TOOL_SERVER_ENV_BINDINGS: readonly EnvBinding[] = [
   { env: 'PROOFS_DIR', path: 'toolServer.plugins.browser.proofsDir' },
   { env: 'BROWSER_URL', path: 'toolServer.plugins.browser.url' },
   { env: 'BROWSER_TOKEN', path: 'toolServer.plugins.browser.token' },
+  { env: 'DATAMANCY_SECRET_DIGESTS_FILE', path: 'toolServer.plugins.host.redactDigestsFile' },
 ];

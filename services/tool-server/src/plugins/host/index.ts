@@ -4,6 +4,7 @@ import { createEventsTool } from './events-tool.ts';
 import { hostExecReadonly, hostInfo } from './host-tools.ts';
 import { createMemoryTool } from './memory-tool.ts';
 import { createReadTools } from './read-tools.ts';
+import { createOutputRedactor } from './redact-output.ts';
 import { createWriteTools } from './write-tools.ts';
 
 /**
@@ -22,7 +23,7 @@ export function createHostPlugin(deps: HostPluginDeps) {
     requires: { api: '^1.0.0' },
     configSchema: HostPluginConfigSchema,
     tools: [
-      ...createReadTools(deps.engine),
+      ...createReadTools(deps.engine, createOutputRedactor()),
       createEventsTool(deps.engine),
       ...createWriteTools(deps.engine),
       createMemoryTool(deps.engine),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { toolsFor, waitForHealthy, type ContainerEngine } from '@datamancy/plugin-sdk';
 import type { HostPluginConfig } from './config.ts';
+import type { RedactOutput } from './redact-output.ts';
 
 const tool = toolsFor<HostPluginConfig>();
 export const ContainerName = z
@@ -9,7 +10,8 @@ export const ContainerName = z
   .max(128)
   .regex(/^[\w.-]+$/, 'a container name or id');
 
-export function createReadTools(engine: ContainerEngine) {
+/** `redact`: every result built from inspect data goes through it (see redact-output.ts). */
+export function createReadTools(engine: ContainerEngine, redact: RedactOutput) {
   const dockerListContainers = tool({
     name: 'docker_list_containers',
     description:
@@ -46,17 +48,18 @@ export function createReadTools(engine: ContainerEngine) {
           };
         }),
       );
-      return { engine: engine.endpoint, containers: detailed };
+      return redact(ctx.config, { engine: engine.endpoint, containers: detailed });
     },
   });
 
   const dockerInspect = tool({
     name: 'docker_inspect',
     description:
-      "Inspect one container: parsed state, health, healthcheck, mounts, networks and the engine's document (environment values redacted).",
+      "Inspect one container: parsed state, health, healthcheck, mounts, networks and the engine's document. Secrets are [redacted]: secret-named env vars, labels and flags, URL passwords, Authorization headers, and the stack's own secrets wherever they occur.",
     capabilities: ['host.docker.inspect'],
     input: z.object({ container: ContainerName }),
-    handler: (ctx, args) => engine.inspect(args.container, ctx.signal),
+    handler: async (ctx, args) =>
+      redact(ctx.config, await engine.inspect(args.container, ctx.signal)),
   });
 
   const dockerLogs = tool({
@@ -113,12 +116,15 @@ export function createReadTools(engine: ContainerEngine) {
       timeout_ms: z.number().int().min(100).max(600_000).default(60_000),
       interval_ms: z.number().int().min(50).max(60_000).default(1000),
     }),
-    handler: (ctx, args) =>
-      waitForHealthy(engine, args.container, {
-        timeoutMs: args.timeout_ms,
-        intervalMs: args.interval_ms,
-        signal: ctx.signal,
-      }),
+    handler: async (ctx, args) =>
+      redact(
+        ctx.config,
+        await waitForHealthy(engine, args.container, {
+          timeoutMs: args.timeout_ms,
+          intervalMs: args.interval_ms,
+          signal: ctx.signal,
+        }),
+      ),
   });
 
   return [dockerListContainers, dockerInspect, dockerLogs, dockerStats, dockerHealthWait];

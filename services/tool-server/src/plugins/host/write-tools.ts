@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import {
   AppError,
+  execNamesOf,
   findDependents,
+  isExecAllowed,
   toolsFor,
   type ContainerDetails,
   type ContainerEngine,
@@ -31,13 +33,7 @@ export function execAllowed(
   names: readonly string[],
   argv: readonly string[],
 ): boolean {
-  const entries = names.flatMap((n) => config.execAllowlist[n] ?? []);
-  return entries.some((entry) => {
-    const wildcard = entry[entry.length - 1] === '*';
-    const fixed = wildcard ? entry.slice(0, -1) : entry;
-    if (wildcard ? argv.length < fixed.length : argv.length !== fixed.length) return false;
-    return fixed.every((part, i) => argv[i] === part);
-  });
+  return isExecAllowed(config.execAllowlist, names, argv);
 }
 
 /**
@@ -171,11 +167,7 @@ export function createWriteTools(engine: ContainerEngine) {
         args.container,
         `would run ${JSON.stringify(args.argv)} in ${args.container}`,
       );
-      const names = [
-        target.name,
-        ...(target.compose.service === undefined ? [] : [target.compose.service]),
-      ];
-      const allowed = execAllowed(ctx.config, names, args.argv);
+      const allowed = execAllowed(ctx.config, execNamesOf(target), args.argv);
       if (args.dry_run)
         return {
           dryRun: true,
