@@ -24,6 +24,7 @@ COPY packages/plugin-sdk/package.json packages/plugin-sdk/
 COPY packages/stack-discovery/package.json packages/stack-discovery/
 COPY packages/testkit/package.json packages/testkit/
 COPY services/browser/package.json services/browser/
+COPY services/docker-proxy/package.json services/docker-proxy/
 COPY services/probe/package.json services/probe/
 COPY services/model-router/package.json services/model-router/
 COPY services/speech-gateway/package.json services/speech-gateway/

@@ -21,6 +21,10 @@ const TARGETS: Record<string, { entry: string; outfile: string }> = {
     entry: 'services/model-router/src/main.ts',
     outfile: 'services/model-router/dist/model-router.mjs',
   },
+  'docker-proxy': {
+    entry: 'services/docker-proxy/src/main.ts',
+    outfile: 'services/docker-proxy/dist/docker-proxy.mjs',
+  },
   cli: { entry: 'cli/src/main.ts', outfile: 'cli/dist/datamancy.mjs' },
 };
 /** Native or optional modules that stay in node_modules. */

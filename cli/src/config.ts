@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { type z } from 'zod';
 import { COMMON_ENV_BINDINGS, CommonConfigSchema, loadConfig } from '@datamancy/core';
 import { BROWSER_ENV_BINDINGS, BrowserConfigSchema } from '@datamancy/browser';
+import { DOCKER_PROXY_ENV_BINDINGS, DockerProxyConfigSchema } from '@datamancy/docker-proxy';
 import { MODEL_ROUTER_ENV_BINDINGS, ModelRouterConfigSchema } from '@datamancy/model-router';
 import { PROBE_ENV_BINDINGS, ProbeConfigSchema } from '@datamancy/probe';
 import { SPEECH_GATEWAY_ENV_BINDINGS, SpeechGatewayConfigSchema } from '@datamancy/speech-gateway';
@@ -15,6 +16,7 @@ export const DatamancyConfigSchema = CommonConfigSchema.extend({
   probe: ProbeConfigSchema.prefault({}),
   modelRouter: ModelRouterConfigSchema.prefault({}),
   speechGateway: SpeechGatewayConfigSchema.prefault({}),
+  dockerProxy: DockerProxyConfigSchema.prefault({}),
 });
 export type DatamancyConfig = z.output<typeof DatamancyConfigSchema>;
 
@@ -25,6 +27,7 @@ export const ENV_BINDINGS = [
   ...PROBE_ENV_BINDINGS,
   ...MODEL_ROUTER_ENV_BINDINGS,
   ...SPEECH_GATEWAY_ENV_BINDINGS,
+  ...DOCKER_PROXY_ENV_BINDINGS,
 ];
 
 export interface ConfigFlags {

@@ -3,14 +3,12 @@ import {
   Agent,
   createServer,
   request as httpRequest,
-  type IncomingHttpHeaders,
   type IncomingMessage,
-  type OutgoingHttpHeaders,
   type ServerResponse,
 } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { SsrfError, type SsrfGuard } from '@datamancy/core';
+import { endToEndHeaders, SsrfError, type SsrfGuard } from '@datamancy/core';
 
 /**
  * The forward proxy every Chromium connection goes through. Playwright's `route` handler does not
@@ -56,26 +54,6 @@ export function parseGuardHeader(
   const match = value === undefined ? null : /^(\S+) (refused|error)=(\S+)$/.exec(value);
   if (match === null || match[1] !== token) return undefined;
   return { kind: match[2] as GuardVerdict['kind'], detail: match[3] ?? '' };
-}
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'proxy-connection',
-  'keep-alive',
-  'proxy-authorization',
-  'proxy-authenticate',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-  }
-  return out;
 }
 
 function ssrfCause(err: unknown): SsrfError | undefined {
@@ -144,12 +122,12 @@ export async function startGuardProxy(guard: SsrfGuard): Promise<GuardProxy> {
       port: url.port === '' ? 80 : Number(url.port),
       path: `${url.pathname}${url.search}`,
       method: req.method,
-      headers: endToEnd(req.headers),
+      headers: endToEndHeaders(req.headers),
       lookup: guard.lookup,
       agent,
     });
     upstream.on('response', (up) => {
-      res.writeHead(up.statusCode ?? 502, endToEnd(up.headers));
+      res.writeHead(up.statusCode ?? 502, endToEndHeaders(up.headers));
       up.pipe(res);
       up.on('error', () => res.destroy());
     });
