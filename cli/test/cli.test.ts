@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TokenEntrySchema, TokenRegistry } from '@datamancy/core';
 import { runCliSync, serveCli, type Served } from './helpers.ts';
 
 const run = runCliSync;
@@ -59,6 +60,41 @@ describe('datamancy CLI', () => {
     const hash = /sha256: '([0-9a-f]{64})'/.exec(res.stdout)?.[1];
     expect(hash).toBe(createHash('sha256').update(token).digest('hex'));
     expect(run(['token', 'create', '--name', 'x', '--scopes', 'root']).code).toBe(2);
+  });
+
+  it('creates service tokens with --kind, whose printed entry grants exactly that identity', () => {
+    const res = run([
+      'token',
+      'create',
+      '--name',
+      'litellm',
+      '--kind',
+      'service',
+      '--scopes',
+      'models.use,speech.use',
+    ]);
+    expect(res.code, res.stderr).toBe(0);
+    const token = /token: (\S+)/.exec(res.stdout)?.[1] ?? '';
+    const field = (key: string) => new RegExp(`^ +(?:- )?${key}: (.+)$`, 'm').exec(res.stdout)?.[1];
+    const entry = TokenEntrySchema.parse({
+      name: field('name'),
+      sha256: field('sha256')?.replace(/'/g, ''),
+      scopes: field('scopes')?.replace(/[[\]]/g, '').split(', '),
+      kind: field('kind'),
+    });
+    expect(entry).toMatchObject({ name: 'litellm', kind: 'service' });
+    const identity = new TokenRegistry(undefined, [entry]).authenticate(token);
+    expect(identity?.kind).toBe('service');
+    expect([...(identity?.scopes ?? [])]).toEqual(['models.use', 'speech.use']);
+    // person by default; any other kind is a usage error
+    const person = run(['token', 'create', '--name', 'ops', '--scopes', 'admin']);
+    expect(person.stdout).toContain('kind: person');
+    const bad = run(['token', 'create', '--name', 'x', '--kind', 'robot', '--scopes', 'admin']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--kind');
+    const help = run(['token', 'create', '--help']).stdout;
+    for (const word of ['--kind', 'browser.use', 'models.use', 'speech.use', 'metrics.read'])
+      expect(help).toContain(word);
   });
 
   it('serves with a generated mode-600 token, answers tool calls, and stops cleanly on SIGTERM', async () => {

@@ -1,7 +1,9 @@
 import {
   createServiceApp,
+  requireScope,
   type Logger,
   type ServiceApp,
+  type ServiceContext,
   type SsrfGuard,
   type TokenRegistry,
 } from '@datamancy/core';
@@ -71,6 +73,13 @@ export function createApp(deps: BrowserServiceDeps): BrowserServiceApp {
     metrics: browserMetrics,
   });
 
+  // Every route but /healthz and /metrics (answered above, the latter with `metrics.read`)
+  // needs `browser.use`, checked before a body is read or a page is opened.
+  app.use('*', async (c, next) => {
+    // Hono types a middleware's input as `any`; the check reads the identity only.
+    requireScope(c as ServiceContext, 'browser.use');
+    await next();
+  });
   const openapi = createOpenApiDocument(BROWSER_VERSION);
   app.get('/openapi.json', (c) => c.json(openapi));
   registerPageRoutes(app, {

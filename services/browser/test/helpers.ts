@@ -11,6 +11,12 @@ import { BrowserConfigSchema } from '../src/config.ts';
 import { startBrowserService } from '../src/main.ts';
 
 export const ADMIN = generateToken();
+/** A service token that may use the browser (the probe's, the tool server's). */
+export const USER = generateToken();
+/** A service token that may read metrics only (Prometheus). */
+export const SCRAPER = generateToken();
+/** A token with tool capabilities but no browser scope. */
+export const OUTSIDER = generateToken();
 
 export type TestConfig = Partial<z.input<typeof BrowserConfigSchema>>;
 
@@ -22,21 +28,25 @@ export async function startTestBrowser(overrides: TestConfig = {}, logger?: Logg
     common,
     config,
     logger: logger ?? createSilentLogger(),
-    tokens: new TokenRegistry(ADMIN),
+    tokens: new TokenRegistry(ADMIN, [
+      { name: 'probe.browser', token: USER, scopes: ['browser.use'], kind: 'service' },
+      { name: 'prometheus', token: SCRAPER, scopes: ['metrics.read'], kind: 'service' },
+      { name: 'tools', token: OUTSIDER, scopes: ['host.network.http'], kind: 'service' },
+    ]),
   });
   const url = service.server.url;
-  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}, token = ADMIN) =>
     fetch(`${url}${path}`, {
       method: 'POST',
       headers: {
-        authorization: `Bearer ${ADMIN}`,
+        authorization: `Bearer ${token}`,
         'content-type': 'application/json',
         ...headers,
       },
       body: JSON.stringify(body),
     });
-  const get = (path: string) =>
-    fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  const get = (path: string, token = ADMIN) =>
+    fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
   return { ...service, url, post, get };
 }
 

@@ -21,4 +21,28 @@ describe('docs/api/browser.openapi.json', () => {
       );
     }
   });
+
+  it('names the scope of every route but /healthz, with a 403 for a token that lacks it', () => {
+    const doc = createOpenApiDocument(BROWSER_VERSION) as {
+      security: { bearer: string[] }[];
+      paths: Record<
+        string,
+        Record<string, { security?: { bearer?: string[] }[]; responses: Record<string, unknown> }>
+      >;
+    };
+    expect(doc.security).toEqual([{ bearer: ['browser.use'] }]);
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const needs = (op.security ?? doc.security)[0]?.bearer ?? [];
+        if (path === '/healthz') {
+          expect(op.security).toEqual([]);
+          continue;
+        }
+        expect(needs, `${method} ${path}`).toEqual([
+          path === '/metrics' ? 'metrics.read' : 'browser.use',
+        ]);
+        expect(Object.keys(op.responses), `${method} ${path}`).toContain('403');
+      }
+    }
+  });
 });

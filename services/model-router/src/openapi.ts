@@ -16,11 +16,18 @@ const openAiError = {
       properties: {
         message: { type: 'string' },
         type: {
-          enum: ['invalid_request_error', 'authentication_error', 'router_error', 'upstream_error'],
+          enum: [
+            'invalid_request_error',
+            'authentication_error',
+            'permission_error',
+            'router_error',
+            'upstream_error',
+          ],
         },
         code: {
           type: 'string',
           examples: [
+            'missing_scope',
             'model_not_found',
             'model_cannot_fit',
             'queue_full',
@@ -37,6 +44,12 @@ const openAiError = {
           enum: ['router', 'upstream'],
           description: 'who failed; also in the x-datamancy-error-source header',
         },
+        missing: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'with a 403: the scopes the token lacks',
+          examples: [['models.use']],
+        },
       },
     },
   },
@@ -47,6 +60,11 @@ const err = (description: string) => ({
   headers: { 'x-datamancy-error-source': { schema: { enum: ['router', 'upstream'] } } },
   content: { 'application/json': { schema: { $ref: '#/components/schemas/OpenAiError' } } },
 });
+
+/** The scope a route needs, as OpenAPI 3.1 role names on the bearer scheme. */
+const scope = (name: string) => [{ bearer: [name] }];
+const forbidden = (name: string) =>
+  err(`\`permission_error\`: the token lacks \`${name}\` (\`missing\` names it); nothing was run`);
 
 const proxied = (summary: string, example: Record<string, unknown>) => ({
   post: {
@@ -74,6 +92,7 @@ const proxied = (summary: string, example: Record<string, unknown>) => ({
       '200': { description: "the backend's answer (JSON, or text/event-stream when streaming)" },
       '400': err('bad body, or a model that can never fit its device (`model_cannot_fit`)'),
       '401': err('missing or unknown token'),
+      '403': forbidden('models.use'),
       '404': err('no such model'),
       '413': err('body over `maxBodyBytes`'),
       '429': err("the model's queue or the router's is full; see Retry-After"),
@@ -93,9 +112,9 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
       title: 'Datamancy model router',
       version,
       description:
-        'Keeps the right models resident in limited GPU memory in front of vLLM and other OpenAI-compatible servers.',
+        "Keeps the right models resident in limited GPU memory in front of vLLM and other OpenAI-compatible servers. `/v1/*`, `/openapi.json` and `/health?deep=1` need a bearer token with the `models.use` scope (or `admin`), `/metrics` needs `metrics.read`; `/health` and `/healthz` are public. Every error, the service routes' included, is OpenAI-shaped.",
     },
-    security: [{ bearer: [] }],
+    security: scope('models.use'),
     paths: {
       '/v1/chat/completions': proxied('Chat completion', {
         model: 'chat',
@@ -128,18 +147,20 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
               },
             },
             '401': err('missing or unknown token'),
+            '403': forbidden('models.use'),
           },
         },
       },
       '/health': {
         get: {
           summary:
-            'Router health (public); `?deep=1` (needs a token) asks a resident model for one token',
+            'Router health (public); `?deep=1` (needs a token with `models.use`) asks a resident model for one token',
           security: [],
           parameters: [{ name: 'deep', in: 'query', schema: { enum: ['0', '1'] } }],
           responses: {
             '200': { description: '`{ok, models: [{name, state}], deep?: {model, ms}}`' },
             '401': err('deep check without a token'),
+            '403': forbidden('models.use'),
             '503': { description: 'deep check failed, or no resident model to ask' },
           },
         },
@@ -154,12 +175,24 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
       '/metrics': {
         get: {
           summary:
-            'Prometheus metrics: router_model_loads_total, router_model_evictions_total, router_model_load_seconds, router_queue_depth, router_request_seconds, router_queue_wait_seconds, and the HTTP families',
-          responses: { '200': { description: 'text exposition format' } },
+            'Prometheus metrics (scope metrics.read): router_model_loads_total, router_model_evictions_total, router_model_load_seconds, router_queue_depth, router_request_seconds, router_queue_wait_seconds, and the HTTP families',
+          security: scope('metrics.read'),
+          responses: {
+            '200': { description: 'text exposition format' },
+            '401': err('missing or unknown token'),
+            '403': forbidden('metrics.read'),
+          },
         },
       },
       '/openapi.json': {
-        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+        get: {
+          summary: 'This document',
+          responses: {
+            '200': { description: 'OpenAPI 3.1' },
+            '401': err('missing or unknown token'),
+            '403': forbidden('models.use'),
+          },
+        },
       },
     },
     components: { securitySchemes: BEARER_SECURITY_SCHEMES, schemas: { OpenAiError: openAiError } },

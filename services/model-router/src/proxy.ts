@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { parseBearer, type HttpMetrics, type Logger, type TokenRegistry } from '@datamancy/core';
+import {
+  hasScope,
+  parseBearer,
+  type HttpMetrics,
+  type Logger,
+  type Scope,
+  type TokenRegistry,
+} from '@datamancy/core';
 import type { Backend } from './backends.ts';
 import type { ModelConfig, ModelRouterConfig } from './config.ts';
 import { SchedulerError, type Scheduler } from './scheduler.ts';
@@ -9,7 +16,8 @@ import type { RouterMetrics } from './router.ts';
 
 /**
  * The hot path, on Node's own HTTP objects: `POST /v1/chat/completions`, `/v1/completions`
- * and `/v1/embeddings` are authenticated, get a lease on their model, and are passed to the
+ * and `/v1/embeddings` are authenticated (scope `models.use`), get a lease on their model, and
+ * are passed to the
  * backend over keep-alive connections, the response piped back as it comes (streams chunk by
  * chunk, backpressure kept). A client that goes away cancels the upstream request; a backend
  * that breaks off a stream ends it with an OpenAI-shaped error event. Errors say who failed:
@@ -17,6 +25,9 @@ import type { RouterMetrics } from './router.ts';
  */
 
 export const PROXIED_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
+
+/** What every `/v1/*` route of the router needs. */
+export const MODELS_SCOPE: Scope = 'models.use';
 
 const REQUEST_ID_RE = /^[\w.-]{1,128}$/;
 
@@ -36,6 +47,33 @@ export type Source = 'router' | 'upstream';
 export interface ErrorExtra {
   param?: string;
   retryAfterS?: number;
+  /** Scopes the caller lacks (403). */
+  missing?: readonly string[];
+}
+
+/** OpenAI's error `type` for a status: who is at fault, and how. */
+function errorType(status: number, source: Source): string {
+  switch (status) {
+    case 400:
+    case 404:
+    case 413:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'permission_error';
+    default:
+      return `${source}_error`;
+  }
+}
+
+/** The 403 for a caller without the scope a route needs, naming it. */
+export function missingScope(name: string, scope: Scope): [string, string, ErrorExtra] {
+  return [
+    `this route needs the "${scope}" scope, which ${name} lacks`,
+    'missing_scope',
+    { missing: [scope] },
+  ];
 }
 
 /**
@@ -50,14 +88,16 @@ export function openAiErrorAnswer(
   code: string,
   extra: ErrorExtra = {},
 ): { body: string; headers: Record<string, string> } {
-  const type =
-    status === 400 || status === 404 || status === 413
-      ? 'invalid_request_error'
-      : status === 401
-        ? 'authentication_error'
-        : `${source}_error`;
+  const type = errorType(status, source);
   const body = JSON.stringify({
-    error: { message, type, code, param: extra.param ?? null, source },
+    error: {
+      message,
+      type,
+      code,
+      param: extra.param ?? null,
+      source,
+      ...(extra.missing === undefined ? {} : { missing: extra.missing }),
+    },
   });
   return {
     body,
@@ -134,6 +174,11 @@ export function createProxy(
         'send Authorization: Bearer <token>',
         'unauthenticated',
       );
+      return true;
+    }
+    if (!hasScope(identity, MODELS_SCOPE)) {
+      req.resume(); // the body is never read, the model never loaded
+      sendError(res, requestId, 403, 'router', ...missingScope(identity.name, MODELS_SCOPE));
       return true;
     }
     const chunks: Buffer[] = [];

@@ -1,8 +1,10 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import {
+  AppError,
   Counter,
   createServiceApp,
   Gauge,
+  hasScope,
   Histogram,
   listen,
   parseBearer,
@@ -14,8 +16,16 @@ import {
 import { createBackend, type Backend, type ContainerControl } from './backends.ts';
 import type { ModelConfig, ModelRouterConfig } from './config.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { createOpenApiDocument } from './openapi.ts';
-import { createProxy, openAiErrorAnswer, type ErrorExtra, type Source } from './proxy.ts';
+import {
+  createProxy,
+  missingScope,
+  MODELS_SCOPE,
+  openAiErrorAnswer,
+  type ErrorExtra,
+  type Source,
+} from './proxy.ts';
 import { Scheduler, type ModelStatus } from './scheduler.ts';
 import { VERSION } from './version.ts';
 
@@ -34,7 +44,23 @@ function openAiError(
   extra: ErrorExtra = {},
 ): Response {
   const answer = openAiErrorAnswer(c.get('requestId'), status, source, message, code, extra);
-  return new Response(answer.body, { status, headers: answer.headers });
+  return c.body(answer.body, status as ContentfulStatusCode, answer.headers);
+}
+
+/**
+ * The service app's errors (core's 401, a 403 for `/metrics`, 404s, faults) in the same OpenAI
+ * shape as the hot path's, so a client of the router meets one envelope.
+ */
+function renderOpenAiError(err: unknown, c: Context<ServiceEnv>): Response {
+  if (!(err instanceof AppError)) {
+    c.get('log').error({ err }, 'unhandled error');
+    return openAiError(c, 500, 'router', 'internal error; see the router log', 'internal');
+  }
+  const missing = err.data?.missing;
+  return openAiError(c, err.status, 'router', err.message, err.code.toLowerCase(), {
+    ...(err.retryAfterS === undefined ? {} : { retryAfterS: err.retryAfterS }),
+    ...(Array.isArray(missing) ? { missing: missing as string[] } : {}),
+  });
 }
 
 export interface RouterMetrics {
@@ -218,6 +244,19 @@ export function createRouter(options: StartRouterOptions): BuiltRouter {
     };
   };
 
+  app.onError(renderOpenAiError);
+
+  // `/v1/*` (and this API's description) need `models.use` (or admin), checked before any
+  // route's work; `/metrics` needs `metrics.read` (core); `/health` and `/healthz` are public.
+  const gate: MiddlewareHandler<ServiceEnv> = async (c, next) => {
+    const identity = c.get('identity');
+    if (!hasScope(identity, MODELS_SCOPE))
+      return openAiError(c, 403, 'router', ...missingScope(identity.name, MODELS_SCOPE));
+    await next();
+  };
+  app.use('/v1/*', gate);
+  app.use('/openapi.json', gate);
+
   app.get('/openapi.json', (c) => c.json(createOpenApiDocument(VERSION)));
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: scheduler.status().map(describe) }));
@@ -227,7 +266,8 @@ export function createRouter(options: StartRouterOptions): BuiltRouter {
     const body = { ok: true, models: status.map((s) => ({ name: s.name, state: s.state })) };
     if (c.req.query('deep') === undefined || c.req.query('deep') === '0') return c.json(body);
     const token = parseBearer(c.req.header('authorization'));
-    if (token === undefined || options.tokens.authenticate(token) === undefined)
+    const identity = token === undefined ? undefined : options.tokens.authenticate(token);
+    if (identity === undefined)
       return openAiError(
         c,
         401,
@@ -235,6 +275,9 @@ export function createRouter(options: StartRouterOptions): BuiltRouter {
         'a deep health check runs a generation: send a bearer token',
         'unauthenticated',
       );
+    // a deep check uses a model, so it needs what using one needs
+    if (!hasScope(identity, MODELS_SCOPE))
+      return openAiError(c, 403, 'router', ...missingScope(identity.name, MODELS_SCOPE));
     const resident = status.find(
       (s) => s.state === 'resident' && backends.get(s.name)?.root !== undefined,
     );

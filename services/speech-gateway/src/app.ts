@@ -6,6 +6,7 @@ import {
 } from '@datamancy/core';
 import type { Backends } from './backends/create.ts';
 import type { SpeechGatewayConfig } from './config.ts';
+import { registerAccess } from './http/access.ts';
 import type { GatewayDeps } from './http/deps.ts';
 import { registerModelRoutes } from './http/models.ts';
 import { createOpenApiDocument } from './http/openapi.ts';
@@ -58,6 +59,7 @@ export function createApp(deps: SpeechGatewayDeps): SpeechGatewayApp {
     metrics: createSpeechMetrics(metrics.registry, limiter),
   };
   const openapi = createOpenApiDocument(SPEECH_GATEWAY_VERSION);
+  registerAccess(app);
   app.get('/openapi.json', (c) => c.json(openapi));
   registerModelRoutes(app, gateway);
   registerTranscriptionRoutes(app, gateway);

@@ -11,6 +11,12 @@ import { SpeechGatewayConfigSchema } from '../src/config.ts';
 import { startSpeechGateway } from '../src/main.ts';
 
 export const ADMIN = generateToken();
+/** A service token that may use speech (LiteLLM's). */
+export const SPEAKER = generateToken();
+/** A token that may read metrics only (Prometheus). */
+export const SCRAPER = generateToken();
+/** A token with another service's scope. */
+export const OUTSIDER = generateToken();
 
 export type TestConfig = Partial<z.input<typeof SpeechGatewayConfigSchema>>;
 
@@ -36,14 +42,19 @@ export async function startTestGateway(
     common,
     config,
     logger: options.logger ?? createSilentLogger(),
-    tokens: new TokenRegistry(ADMIN),
+    tokens: new TokenRegistry(ADMIN, [
+      { name: 'litellm', token: SPEAKER, scopes: ['speech.use'], kind: 'service' },
+      { name: 'prometheus', token: SCRAPER, scopes: ['metrics.read'], kind: 'service' },
+      { name: 'router-user', token: OUTSIDER, scopes: ['models.use'], kind: 'service' },
+    ]),
     env: options.env ?? { PATH: process.env.PATH },
   });
   const url = gateway.server.url;
   const auth = { authorization: `Bearer ${ADMIN}` };
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   /** `POST /v1/audio/transcriptions` with the file (if any) and text fields. */
-  const transcribe = (fields: Record<string, string>, file?: Upload) => {
+  const transcribe = (fields: Record<string, string>, file?: Upload, token = ADMIN) => {
     const form = new FormData();
     if (file !== undefined) {
       form.append(
@@ -53,15 +64,19 @@ export async function startTestGateway(
       );
     }
     for (const [key, value] of Object.entries(fields)) form.append(key, value);
-    return fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', headers: auth, body: form });
+    return fetch(`${url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: bearer(token),
+      body: form,
+    });
   };
-  const speech = (body: unknown) =>
+  const speech = (body: unknown, token = ADMIN) =>
     fetch(`${url}/v1/audio/speech`, {
       method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
+      headers: { ...bearer(token), 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-  const get = (path: string) => fetch(`${url}${path}`, { headers: auth });
+  const get = (path: string, token = ADMIN) => fetch(`${url}${path}`, { headers: bearer(token) });
   return { ...gateway, url, auth, transcribe, speech, get };
 }
 

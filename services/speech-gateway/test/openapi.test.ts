@@ -35,11 +35,34 @@ describe('docs/api/speech-gateway.openapi.json', () => {
     };
     for (const path of ['/v1/audio/transcriptions', '/v1/audio/speech']) {
       expect(Object.keys(doc.paths[path]?.post?.responses ?? {})).toEqual(
-        expect.arrayContaining(['200', '400', '401', '413', '429', '502', '504']),
+        expect.arrayContaining(['200', '400', '401', '403', '413', '429', '502', '504']),
       );
     }
     expect(JSON.stringify(doc.paths['/v1/audio/transcriptions']?.post?.requestBody)).toContain(
       'multipart/form-data',
     );
+  });
+
+  it('names the scope of every route but /healthz, with a 403 for a token that lacks it', () => {
+    const doc = createOpenApiDocument(SPEECH_GATEWAY_VERSION) as {
+      security: { bearer: string[] }[];
+      paths: Record<
+        string,
+        Record<string, { security?: { bearer?: string[] }[]; responses: Record<string, unknown> }>
+      >;
+    };
+    expect(doc.security).toEqual([{ bearer: ['speech.use'] }]);
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (path === '/healthz') {
+          expect(op.security).toEqual([]);
+          continue;
+        }
+        expect((op.security ?? doc.security)[0]?.bearer, `${method} ${path}`).toEqual([
+          path === '/metrics' ? 'metrics.read' : 'speech.use',
+        ]);
+        expect(Object.keys(op.responses), `${method} ${path}`).toContain('403');
+      }
+    }
   });
 });

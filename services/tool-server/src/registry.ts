@@ -35,8 +35,9 @@ export function builtinPlugins(
     { plugin: opsPlugin as RegistryEntry['plugin'], config: config.plugins.ops },
     {
       plugin: browserPlugin as RegistryEntry['plugin'],
+      // No token by default (never the admin token): BROWSER_TOKEN, a `browser.use` token, or
+      // the one `datamancy serve` makes for the browser it runs in the same process.
       config: {
-        token: common.auth.adminToken,
         proofsDir: join(common.dataDir, 'proofs'),
         ...(config.plugins.browser as object | undefined),
       },

@@ -14,6 +14,10 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ 'application/json': { schema } });
 const error = errorResponse;
 const failure = (description: string) => ({ description, content: json(ref('PageFailure')) });
+/** The scope a route needs, as OpenAPI 3.1 role names on the bearer scheme. */
+const scope = (name: string) => [{ bearer: [name] }];
+const forbidden = (name: string) =>
+  error(`FORBIDDEN: the token lacks \`${name}\` (\`missing\` names it)`);
 
 function bodySchema(schema: z.ZodType): Record<string, unknown> {
   const out = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<
@@ -63,7 +67,11 @@ const withPage = (properties: Record<string, unknown>) => ({
 const failures = {
   '400': error('invalid body; `issues[].path` names the failing field'),
   '401': error('missing or unknown token'),
-  '403': failure('URL_REFUSED: the SSRF guard refused the URL or a redirect hop'),
+  '403': {
+    description:
+      'FORBIDDEN: the token lacks `browser.use` (`missing` names it; no page was opened), or URL_REFUSED: the SSRF guard refused the URL or a redirect hop',
+    content: json({ oneOf: [ref('PageFailure'), ref('Error')] }),
+  },
   '413': error('PAYLOAD_TOO_LARGE'),
   '415': error('body is not application/json'),
   '429': error('RATE_LIMITED: the queue is full; see Retry-After'),
@@ -93,10 +101,10 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
       title: 'Datamancy browser service',
       version,
       description:
-        'Headless Chromium over HTTP: screenshots, DOM and visible text, accessibility snapshots, form login. Every page job gets a fresh browser context; every URL, redirect and sub-resource passes the SSRF guard. A page that fails (HTTP ≥ 400, network error, timeout) is an error response with `ok: false`, never a healthy result. Every route but /healthz needs `Authorization: Bearer <token>`.',
+        'Headless Chromium over HTTP: screenshots, DOM and visible text, accessibility snapshots, form login. Every page job gets a fresh browser context; every URL, redirect and sub-resource passes the SSRF guard. A page that fails (HTTP ≥ 400, network error, timeout) is an error response with `ok: false`, never a healthy result. Every route but /healthz needs `Authorization: Bearer <token>` with the `browser.use` scope (or `admin`); /metrics needs `metrics.read` instead. A token without it gets 403 before any page opens.',
     },
     servers: [{ url: 'http://127.0.0.1:3000' }],
-    security: [{ bearer: [] }],
+    security: scope('browser.use'),
     components: {
       securitySchemes: BEARER_SECURITY_SCHEMES,
       schemas: {
@@ -150,12 +158,24 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
       },
       '/metrics': {
         get: {
-          summary: 'Prometheus metrics',
-          responses: { '200': { description: 'text format' } },
+          summary: 'Prometheus metrics (scope metrics.read)',
+          security: scope('metrics.read'),
+          responses: {
+            '200': { description: 'text format' },
+            '401': error('missing or unknown token'),
+            '403': forbidden('metrics.read'),
+          },
         },
       },
       '/openapi.json': {
-        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+        get: {
+          summary: 'This document',
+          responses: {
+            '200': { description: 'OpenAPI 3.1' },
+            '401': error('missing or unknown token'),
+            '403': forbidden('browser.use'),
+          },
+        },
       },
       '/pressure': {
         get: {
@@ -180,6 +200,8 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
                 },
               }),
             },
+            '401': error('missing or unknown token'),
+            '403': forbidden('browser.use'),
           },
         },
       },

@@ -13,6 +13,10 @@ const json = (schema: unknown) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const error = errorResponse;
 const num = { type: 'number' } as const;
+/** The scope a route needs, as OpenAPI 3.1 role names on the bearer scheme. */
+const scope = (name: string) => [{ bearer: [name] }];
+const forbidden = (name: string) =>
+  error(`FORBIDDEN: the token lacks \`${name}\` (\`missing\` names it); nothing was read or run`);
 
 function bodySchema(schema: z.ZodType): Record<string, unknown> {
   const out = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<
@@ -26,6 +30,7 @@ function bodySchema(schema: z.ZodType): Record<string, unknown> {
 const failures = {
   '400': error('a bad field; `issues[].path` names it (file, model, voice, response_format, ...)'),
   '401': error('missing or unknown token'),
+  '403': forbidden('speech.use'),
   '413': error('PAYLOAD_TOO_LARGE: the upload (or body) is over the configured limit'),
   '429': error('RATE_LIMITED: the job queue is full; see Retry-After'),
   '502': error('UPSTREAM_ERROR: the backend failed; `backend` names it'),
@@ -127,10 +132,10 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
       title: 'Datamancy speech gateway',
       version,
       description:
-        "OpenAI-compatible speech-to-text and text-to-speech in front of Whisper (whisper-asr-webservice), any OpenAI-compatible upstream, faster-whisper and Piper over the Wyoming protocol, or the local commands (pocketsphinx, espeak-ng) as the embedded default. With the local backend, a transcription's `prompt` is a phrase list (newlines or `|`) recognised as a grammar. Every route but /healthz needs `Authorization: Bearer <token>`.",
+        "OpenAI-compatible speech-to-text and text-to-speech in front of Whisper (whisper-asr-webservice), any OpenAI-compatible upstream, faster-whisper and Piper over the Wyoming protocol, or the local commands (pocketsphinx, espeak-ng) as the embedded default. With the local backend, a transcription's `prompt` is a phrase list (newlines or `|`) recognised as a grammar. Every route but /healthz needs `Authorization: Bearer <token>`: `/v1/*` and /openapi.json with the `speech.use` scope (or `admin`), /metrics with `metrics.read`. A token without it gets 403 before the upload is read or a backend called.",
     },
     servers: [{ url: 'http://127.0.0.1:8091' }],
-    security: [{ bearer: [] }],
+    security: scope('speech.use'),
     components: {
       securitySchemes: BEARER_SECURITY_SCHEMES,
       schemas: {
@@ -160,12 +165,24 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
       },
       '/metrics': {
         get: {
-          summary: 'Prometheus metrics',
-          responses: { '200': { description: 'text format' } },
+          summary: 'Prometheus metrics (scope metrics.read)',
+          security: scope('metrics.read'),
+          responses: {
+            '200': { description: 'text format' },
+            '401': failures['401'],
+            '403': forbidden('metrics.read'),
+          },
         },
       },
       '/openapi.json': {
-        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+        get: {
+          summary: 'This document',
+          responses: {
+            '200': { description: 'OpenAPI 3.1' },
+            '401': failures['401'],
+            '403': failures['403'],
+          },
+        },
       },
       '/v1/models': {
         get: {
@@ -182,6 +199,7 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
               }),
             },
             '401': failures['401'],
+            '403': failures['403'],
           },
         },
       },
@@ -192,6 +210,7 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
           responses: {
             '200': { description: 'the model', content: json(ref('Model')) },
             '401': failures['401'],
+            '403': failures['403'],
             '404': error('no such model'),
           },
         },

@@ -198,7 +198,7 @@ export const browserPlugin = definePlugin<BrowserPluginConfig>({
   configSchema: BrowserPluginConfigSchema,
   unavailableReason: (config) =>
     config.token === undefined
-      ? 'no token for the browser service (set toolServer.plugins.browser.token)'
+      ? 'no token for the browser service (set BROWSER_TOKEN or toolServer.plugins.browser.token to a browser.use token)'
       : undefined,
   tools: [browserScreenshot, browserDom, browserSnapshot, browserLogin],
 });
