@@ -39,6 +39,9 @@ PACKAGES=(
   espeak-ng
   pocketsphinx
   pocketsphinx-en-us
+  # speech gateway: ffmpeg decodes mp3/ogg/webm/mp4/flac uploads and encodes mp3/opus/aac/flac
+  # answers; its tests prove it opens nothing but the upload it was handed
+  ffmpeg
 )
 
 missing=()

@@ -1,93 +1,196 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wavToSpeechPcm } from '../src/audio/prepare.ts';
-import { int16Bytes } from '../src/audio/wav.ts';
+import { detectAudioFormat } from '../src/audio/detect.ts';
+import { ffmpegDecode } from '../src/audio/ffmpeg.ts';
+import { CommandError } from '../src/runtime/run-command.ts';
 import { startTestGateway, type ErrorBody, type TestGateway } from './helpers.ts';
 
 /**
- * ffmpeg is not installed here, so a stand-in script takes its place: it records its arguments
- * and answers the two ways the gateway calls ffmpeg (decode to s16le, encode a WAV), which
- * tests the gateway's side of the wiring: when it calls ffmpeg, with what, and what it does
- * with the answer.
+ * The real ffmpeg (scripts/setup-system.sh installs it), behind a wrapper that records each
+ * run, so a test can tell "ffmpeg refused" from "ffmpeg never ran".
  */
-describe('with ffmpeg (a stand-in)', () => {
-  let dir: string;
-  let gateway: TestGateway;
-  let decoded: Buffer;
-  const script = () => join(dir, 'ffmpeg');
+const FFMPEG = '/usr/bin/ffmpeg';
+const run = promisify(execFile);
+const PHRASE = 'restart the database';
+const GRAMMAR = `${PHRASE}|hello world`;
 
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'speech-ffmpeg-'));
-    // what the real ffmpeg would decode an upload to: 16 kHz mono s16le of spoken words
-    const local = await startTestGateway();
-    const spoken = await local.speech({ input: 'restart the database' });
-    decoded = Buffer.from(
-      int16Bytes(wavToSpeechPcm(new Uint8Array(await spoken.arrayBuffer())).samples),
-    );
-    await local.close();
-    writeFileSync(join(dir, 'decoded.pcm'), decoded);
-    writeFileSync(
-      script(),
-      [
-        '#!/bin/sh',
-        'printf "%s\\n" "$*" >> "$0.args"',
-        'case "$*" in',
-        // the input file is the sixth argument: -hide_banner -loglevel error -nostdin -i <file>
-        `  *s16le*) grep -q garbage "$6" && { echo "Invalid data found" >&2; exit 1; }; cat "${dir}/decoded.pcm" ;;`,
-        `  *libmp3lame*) head -c 4 > "$0.stdin"; cat > /dev/null; printf 'ID3-encoded' ;;`,
-        '  *) exit 2 ;;',
-        'esac',
-        '',
-      ].join('\n'),
-    );
-    chmodSync(script(), 0o755);
-    gateway = await startTestGateway({ ffmpeg: script() });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+let dir: string;
+let gateway: TestGateway;
+let spoken: Buffer;
+/** Requests the loopback server got: a playlist must never make ffmpeg fetch anything. */
+let hits: string[];
+let server: Server;
+let serverUrl: string;
+const wrapper = () => join(dir, 'ffmpeg');
+const runs = () =>
+  existsSync(`${wrapper()}.log`) ? readFileSync(`${wrapper()}.log`, 'utf8').trim().split('\n') : [];
 
-  it('decodes an mp3 upload through ffmpeg to 16 kHz mono and recognises it', async () => {
-    const mp3 = Buffer.concat([Buffer.from('ID3\u0004\0\0\0\0\0\0'), Buffer.alloc(2000, 1)]);
+/** The spoken phrase (espeak-ng's WAV) re-encoded by ffmpeg itself. */
+async function encode(args: string[], ext: string): Promise<Buffer> {
+  const out = join(dir, `spoken.${ext}`);
+  await run(FFMPEG, [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-i',
+    join(dir, 'spoken.wav'),
+    ...args,
+    out,
+  ]);
+  return readFileSync(out);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'speech-ffmpeg-'));
+  writeFileSync(wrapper(), `#!/bin/sh\nprintf '%s\\n' "$*" >> "$0.log"\nexec ${FFMPEG} "$@"\n`);
+  chmodSync(wrapper(), 0o755);
+  const local = await startTestGateway();
+  spoken = Buffer.from(await (await local.speech({ input: PHRASE })).arrayBuffer());
+  await local.close();
+  writeFileSync(join(dir, 'spoken.wav'), spoken);
+  hits = [];
+  server = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    res.end(spoken);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  gateway = await startTestGateway({ ffmpeg: wrapper() });
+}, 60_000);
+
+afterAll(async () => {
+  await gateway?.close();
+  await new Promise((resolve) => server?.close(resolve));
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('with the real ffmpeg', () => {
+  it.each([
+    ['mp3', ['-c:a', 'libmp3lame', '-b:a', '64k'], 'mp3', 'mp3'],
+    ['ogg/opus', ['-c:a', 'libopus'], 'ogg', 'ogg'],
+    ['ogg/vorbis', ['-c:a', 'libvorbis'], 'ogg', 'ogg'],
+    ['webm/opus', ['-c:a', 'libopus'], 'webm', 'webm'],
+    ['m4a/aac', ['-c:a', 'aac'], 'm4a', 'mp4'],
+    ['flac', ['-c:a', 'flac'], 'flac', 'flac'],
+  ])(
+    'transcribes %s made by ffmpeg, read with its demuxer forced',
+    async (_, args, ext, format) => {
+      const bytes = await encode(args, ext);
+      expect(detectAudioFormat(bytes)).toBe(format);
+      const before = runs().length;
+      const res = await gateway.transcribe(
+        { prompt: GRAMMAR },
+        { bytes, name: `a.${ext}`, type: 'application/octet-stream' },
+      );
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ text: PHRASE });
+      const args_ = runs().slice(before).join('\n');
+      expect(args_).toMatch(/-protocol_whitelist file -format_whitelist (\S+) -f \1 -i /);
+    },
+  );
+
+  it('answers 400 naming "file" when ffmpeg cannot decode what the first bytes claim', async () => {
     const res = await gateway.transcribe(
-      { prompt: 'restart the database|hello world' },
-      { bytes: mp3, name: 'a.mp3', type: 'audio/mpeg' },
+      {},
+      { bytes: Buffer.from('OggS garbage that no decoder reads') },
     );
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ text: 'restart the database' });
-    const args = readFileSync(`${script()}.args`, 'utf8').trim().split('\n').pop() ?? '';
-    expect(args).toMatch(/-i \S+\/input -vn -ac 1 -ar 16000 -f s16le -acodec pcm_s16le pipe:1$/);
-  });
-
-  it('answers 400 naming "file" when ffmpeg cannot decode the upload', async () => {
-    const bad = Buffer.from('OggS garbage that no decoder reads');
-    const res = await gateway.transcribe({}, { bytes: bad });
     expect(res.status).toBe(400);
     expect(((await res.json()) as ErrorBody).error.issues?.[0]).toEqual({
       path: 'file',
-      message: 'ffmpeg could not decode the upload (corrupt or not audio)',
+      message: 'ffmpeg could not decode the upload as ogg (corrupt or not audio)',
     });
   });
 
-  it('offers mp3 and encodes the WAV through ffmpeg', async () => {
-    const models = (await (await gateway.get('/v1/models')).json()) as {
-      data: { id: string; response_formats: string[] }[];
-    };
-    expect(models.data.find((m) => m.id === 'tts-1')?.response_formats).toEqual([
-      'wav',
-      'pcm',
-      'mp3',
-      'opus',
-      'aac',
-      'flac',
-    ]);
+  it('encodes speech answers through ffmpeg (mp3 from a WAV on stdin)', async () => {
     const res = await gateway.speech({ input: 'hello', response_format: 'mp3' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('audio/mpeg');
-    expect(await res.text()).toBe('ID3-encoded');
-    expect(readFileSync(`${script()}.stdin`, 'utf8')).toBe('RIFF');
+    expect(detectAudioFormat(new Uint8Array(await res.arrayBuffer()))).toBe('mp3');
+    expect(runs().at(-1)).toMatch(
+      /-protocol_whitelist pipe -format_whitelist wav -f wav -i pipe:0/,
+    );
   });
+});
+
+describe('ffmpeg reads only what it was handed', () => {
+  /** A local audio file of the phrase: what a playlist would smuggle in. */
+  const marker = () => join(dir, 'marker.mp3');
+  beforeAll(async () => {
+    writeFileSync(marker(), await encode(['-c:a', 'libmp3lame'], 'mp3'));
+  });
+
+  const playlists = (): [string, string][] => [
+    [
+      'an HLS playlist naming a loopback URL',
+      `#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3,\n${serverUrl}/segment.mp3\n#EXT-X-ENDLIST\n`,
+    ],
+    [
+      'an HLS playlist naming a local file',
+      `#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3,\n${marker()}\n#EXT-X-ENDLIST\n`,
+    ],
+    ['an ffconcat list naming a local file', `ffconcat version 1.0\nfile '${marker()}'\n`],
+    [
+      'an SDP description',
+      `v=0\no=- 0 0 IN IP4 127.0.0.1\nc=IN IP4 127.0.0.1\nm=audio 9 RTP/AVP 0\n`,
+    ],
+  ];
+
+  it('the local-file playlist is a real threat: ffmpeg left to probe reads the file it names', async () => {
+    // The control: without the gateway's options, today's ffmpeg follows it.
+    const playlist = join(dir, 'probe-me');
+    writeFileSync(playlist, playlists()[1]?.[1] ?? '');
+    const { stdout } = await run(
+      FFMPEG,
+      ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', playlist, '-f', 's16le', 'pipe:1'],
+      { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+    );
+    expect(stdout.length).toBeGreaterThan(16_000);
+  });
+
+  it.each([0, 1, 2, 3])(
+    'refuses playlist #%i with 400 naming "file", before ffmpeg runs',
+    async (i) => {
+      const [what, text] = playlists()[i] ?? ['', ''];
+      const before = runs().length;
+      const res = await gateway.transcribe(
+        { prompt: GRAMMAR },
+        { bytes: Buffer.from(text), name: 'speech.mp3', type: 'audio/mpeg' },
+      );
+      const body = await res.text();
+      expect(res.status, what).toBe(400);
+      expect((JSON.parse(body) as ErrorBody).error.issues?.[0]).toMatchObject({
+        path: 'file',
+        message: expect.stringContaining('unrecognised audio') as unknown,
+      });
+      expect(body).not.toContain(PHRASE);
+      expect(runs().length).toBe(before);
+      expect(hits).toEqual([]);
+    },
+  );
+
+  it.each(['mp3', 'ogg', 'webm', 'mp4', 'wav', 'flac'] as const)(
+    'even handed a playlist as %s, ffmpeg opens neither the URL nor the file',
+    async (format) => {
+      for (const [, text] of playlists()) {
+        const err = await ffmpegDecode(Buffer.from(text), format, 16_000, {
+          ffmpeg: FFMPEG,
+          timeoutMs: 10_000,
+        }).then(
+          (samples) => samples,
+          (e: unknown) => e,
+        );
+        // either refused, or whatever the forced demuxer made of the text: never the phrase
+        if (err instanceof Int16Array) expect(err.length).toBeLessThan(1600);
+        else expect(err).toBeInstanceOf(CommandError);
+      }
+      expect(hits).toEqual([]);
+    },
+  );
 });

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand, withTempDir } from '../runtime/run-command.ts';
 import { which } from '../runtime/which.ts';
-import type { SpeechFormat } from './detect.ts';
+import type { AudioFormat, SpeechFormat } from './detect.ts';
 import { int16FromBytes } from './wav.ts';
 
 /**
@@ -25,24 +25,48 @@ export interface FfmpegRun {
   signal?: AbortSignal;
 }
 
-/** Any audio ffmpeg reads → 16-bit mono samples at `rate` (a temp file: MP4 needs seeking). */
-export function ffmpegDecode(input: Uint8Array, rate: number, run: FfmpegRun): Promise<Int16Array> {
+/**
+ * The demuxer for each format the upload's first bytes were recognised as. ffmpeg never probes
+ * an upload: with detection on, a playlist (HLS, ffconcat, SDP…) makes it open URLs or local
+ * files it names.
+ */
+export const DEMUXERS: Record<AudioFormat, string> = {
+  wav: 'wav',
+  mp3: 'mp3',
+  flac: 'flac',
+  ogg: 'ogg', // Vorbis, Opus, FLAC in Ogg
+  webm: 'matroska', // the demuxer "matroska,webm"
+  mp4: 'mov', // the demuxer "mov,mp4,m4a,3gp,3g2,mj2"
+};
+
+/**
+ * Input options that confine ffmpeg to the one input it was handed: the demuxer forced and the
+ * only one allowed (no nested playlist demuxer), and only the protocol that input comes by
+ * (`file` for a temp file, `pipe` for stdin) — so no URL and no other file can be opened.
+ */
+export function confinedInput(format: AudioFormat, protocol: 'file' | 'pipe'): string[] {
+  const demuxer = DEMUXERS[format];
+  return ['-protocol_whitelist', protocol, '-format_whitelist', demuxer, '-f', demuxer];
+}
+
+/**
+ * Audio of a recognised format → 16-bit mono samples at `rate` (a temp file: MP4 needs
+ * seeking), read with `confinedInput`.
+ */
+export function ffmpegDecode(
+  input: Uint8Array,
+  format: AudioFormat,
+  rate: number,
+  run: FfmpegRun,
+): Promise<Int16Array> {
   return withTempDir(async (dir) => {
     const path = join(dir, 'input');
     await writeFile(path, input, { mode: 0o600 });
     const { stdout } = await runCommand({
       command: run.ffmpeg,
-      args: [
-        '-hide_banner',
-        '-loglevel',
-        'error',
-        '-nostdin',
-        '-i',
-        path,
-        '-vn',
-        '-ac',
-        '1',
-      ].concat(['-ar', String(rate), '-f', 's16le', '-acodec', 'pcm_s16le', 'pipe:1']),
+      args: ['-hide_banner', '-loglevel', 'error', '-nostdin']
+        .concat(confinedInput(format, 'file'), ['-i', path, '-vn', '-ac', '1'])
+        .concat(['-ar', String(rate), '-f', 's16le', '-acodec', 'pcm_s16le', 'pipe:1']),
       timeoutMs: run.timeoutMs,
       // 16-bit mono at `rate` for the longest audio an upload could hold (an hour is plenty)
       maxStdoutBytes: rate * 2 * 3600,
@@ -59,7 +83,7 @@ const ENCODERS: Record<Exclude<SpeechFormat, 'wav' | 'pcm'>, string[]> = {
   flac: ['-c:a', 'flac', '-f', 'flac'],
 };
 
-/** A WAV file → mp3/opus/aac/flac. */
+/** A WAV file (ours, or a backend's) → mp3/opus/aac/flac. */
 export async function ffmpegEncode(
   wav: Uint8Array,
   format: keyof typeof ENCODERS,
@@ -71,8 +95,7 @@ export async function ffmpegEncode(
       '-hide_banner',
       '-loglevel',
       'error',
-      '-f',
-      'wav',
+      ...confinedInput('wav', 'pipe'),
       '-i',
       'pipe:0',
       ...ENCODERS[format],

@@ -34,7 +34,9 @@ export function wavToSpeechPcm(bytes: Uint8Array): SpeechPcm {
 }
 
 /**
- * The upload as speech PCM, or a 400 naming `file`: WAV is read here; other formats need ffmpeg.
+ * The upload as speech PCM, or a 400 naming `file`: WAV is read here; other recognised formats
+ * go through ffmpeg with their demuxer forced. What its first bytes do not name is refused
+ * before ffmpeg runs (a playlist could make it open URLs or local files).
  */
 export async function toSpeechPcm(
   bytes: Uint8Array,
@@ -42,6 +44,9 @@ export async function toSpeechPcm(
   tools: AudioTools,
   signal?: AbortSignal,
 ): Promise<SpeechPcm> {
+  if (format === undefined) {
+    throw fieldError('file', `unrecognised audio: send ${supportedUploads(tools)}`);
+  }
   if (format === 'wav') {
     try {
       return wavToSpeechPcm(bytes);
@@ -53,11 +58,11 @@ export async function toSpeechPcm(
   if (tools.ffmpeg === undefined) {
     throw fieldError(
       'file',
-      `${format === undefined ? 'unrecognised audio' : format} is not supported here: send ${supportedUploads(tools)} (install ffmpeg for other formats)`,
+      `${format} is not supported here: send ${supportedUploads(tools)} (install ffmpeg for other formats)`,
     );
   }
   try {
-    const samples = await ffmpegDecode(bytes, SPEECH_RATE, {
+    const samples = await ffmpegDecode(bytes, format, SPEECH_RATE, {
       ffmpeg: tools.ffmpeg,
       timeoutMs: tools.timeoutMs,
       signal,
@@ -66,7 +71,10 @@ export async function toSpeechPcm(
     return { samples, durationS: samples.length / SPEECH_RATE };
   } catch (err) {
     if (err instanceof CommandError && err.kind === 'failed') {
-      throw fieldError('file', 'ffmpeg could not decode the upload (corrupt or not audio)');
+      throw fieldError(
+        'file',
+        `ffmpeg could not decode the upload as ${format} (corrupt or not audio)`,
+      );
     }
     if (err instanceof CommandError) throw commandFailure('ffmpeg', err, tools.timeoutMs);
     throw err;
