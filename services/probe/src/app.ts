@@ -1,6 +1,5 @@
 import {
   createServiceApp,
-  type Identity,
   type Logger,
   type ServiceApp,
   type SsrfGuard,
@@ -14,12 +13,15 @@ import { registerApiRoutes } from './http/api.ts';
 import { registerIncidentPages } from './http/dashboard-incidents.ts';
 import { registerHealRoutes } from './http/heal-api.ts';
 import { DASHBOARD_PUBLIC_PATHS, redirectToLogin, registerDashboard } from './http/dashboard.ts';
+import { requireReadScope, securityHeaders } from './http/guards.ts';
 import { createOpenApiDocument } from './http/openapi.ts';
-import type { ServiceContext } from '@datamancy/core';
+import type { DashboardAuth } from './http/session.ts';
+import { registerSessionRoutes } from './http/sessions-api.ts';
 import { createProbeMetrics } from './metrics.ts';
 import type { Orchestrator } from './runtime/orchestrator.ts';
 import type { Scheduler } from './runtime/scheduler.ts';
 import type { ProbeRepository } from './store/repo.ts';
+import type { SessionStore } from './store/sessions.ts';
 import { PROBE_VERSION } from './version.ts';
 
 export interface ProbeAppDeps {
@@ -34,10 +36,9 @@ export interface ProbeAppDeps {
   browserAvailable: boolean;
   heal: HealEngine;
   healStore: HealStore;
-  /** Session cookie or trusted SSO headers, for the dashboard. */
-  authenticate: (c: ServiceContext) => Identity | undefined;
-  issueSession: (identity: Identity) => string;
-  sessionHours: number;
+  /** Server-side sessions and trusted SSO headers, for the dashboard. */
+  auth: DashboardAuth;
+  sessions: SessionStore;
   /** Extra `/healthz` detail. */
   health?: () => Record<string, unknown>;
 }
@@ -52,17 +53,21 @@ export function createApp(deps: ProbeAppDeps): {
     version: PROBE_VERSION,
     logger: deps.logger,
     tokens: deps.tokens,
-    authenticate: deps.authenticate,
+    authenticate: deps.auth.authenticate,
     publicPaths: DASHBOARD_PUBLIC_PATHS,
     unauthenticated: redirectToLogin,
     health: () => ({ ok: true, services: deps.orchestrator.services.length, ...deps.health?.() }),
   });
   const probeMetrics = createProbeMetrics(metrics.registry, () => deps.orchestrator);
   const openapi = createOpenApiDocument(PROBE_VERSION);
+  // Before every route below: headers on all answers, `probe.read` on every read.
+  app.use('*', securityHeaders);
   app.get('/openapi.json', (c) => c.json(openapi));
+  app.use('*', requireReadScope(DASHBOARD_PUBLIC_PATHS));
   registerApiRoutes(app, deps);
   registerHealRoutes(app, deps);
   registerDashboard(app, deps);
   registerIncidentPages(app, deps);
+  registerSessionRoutes(app, deps);
   return { app, metrics: probeMetrics };
 }

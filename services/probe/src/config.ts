@@ -1,8 +1,32 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { EnvBinding } from '@datamancy/core';
 import { HealConfigSchema } from './heal/policy.ts';
 
 const serviceUrl = z.url({ protocol: /^https?$/ });
+
+/**
+ * One proxy address whose SSO headers count. A range is refused: anything else on that network
+ * could then sign in as anyone, and the stack gives Caddy a fixed address. `a/32` and `a/128`
+ * name one address and are taken as `a`.
+ */
+export const TrustedProxySchema = z.string().transform((entry, ctx) => {
+  const [address = '', prefix, ...rest] = entry.trim().split('/');
+  const family = isIP(address);
+  const single = family === 6 ? '128' : '32';
+  if (family === 0 || rest.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `not an IP address: ${entry}` });
+    return z.NEVER;
+  }
+  if (prefix !== undefined && prefix !== single) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${entry} is a range: give the proxy's own address (SSO headers from any other host on that network would be believed; the stack gives Caddy a fixed address)`,
+    });
+    return z.NEVER;
+  }
+  return address;
+});
 
 export const ProbeConfigSchema = z.object({
   port: z.number().int().min(0).max(65535).default(8089),
@@ -62,9 +86,9 @@ export const ProbeConfigSchema = z.object({
   allowHosts: z.array(z.string().min(1)).default([]),
   dashboard: z
     .object({
-      /** Proxy addresses (CIDR) whose `Remote-User`/`Remote-Groups` headers are believed. */
-      trustedProxies: z.array(z.string().min(1)).default([]),
-      /** SSO groups whose members may act (run probes, maintenance); others only look. */
+      /** Proxy addresses (single ones) whose `Remote-User`/`Remote-Groups` headers count. */
+      trustedProxies: z.array(TrustedProxySchema).default([]),
+      /** SSO groups whose members may act (run probes, maintenance, approve); others read. */
       adminGroups: z.array(z.string().min(1)).default(['admins']),
       sessionHours: z
         .number()
@@ -95,6 +119,7 @@ export const PROBE_ENV_BINDINGS: readonly EnvBinding[] = [
   { env: 'KFUN_URL', path: 'probe.toolServer.url' },
   { env: 'KFUN_TOKEN', path: 'probe.toolServer.token' },
   { env: 'BROWSER_URL', path: 'probe.browser.url' },
+  { env: 'BROWSER_TOKEN', path: 'probe.browser.token' },
   { env: 'PROOFS_DIR', path: 'probe.proofsDir' },
   { env: 'PROBE_ALLOW_HOSTS', path: 'probe.allowHosts', kind: 'list' },
   { env: 'PROBE_TRUSTED_PROXIES', path: 'probe.dashboard.trustedProxies', kind: 'list' },

@@ -1,3 +1,4 @@
+export { createInvestigator, INVESTIGATOR_TOOLS } from './agent/investigator.ts';
 export { createApp } from './app.ts';
 export type { ProbeAppDeps } from './app.ts';
 export { PROBE_ENV_BINDINGS, ProbeConfigSchema } from './config.ts';

@@ -29,12 +29,13 @@ import { tesseractOcr, type Ocr } from './checks/ocr.ts';
 import { ProofStore } from './checks/proofs.ts';
 import type { AttemptRunner } from './checks/run.ts';
 import { PROBE_ENV_BINDINGS, ProbeConfigSchema, type ProbeConfig } from './config.ts';
-import { createDashboardAuth, loadSessionKey } from './http/session.ts';
+import { createDashboardAuth } from './http/session.ts';
 import { expandManifest, loadManifestFile } from './manifest/expand.ts';
 import type { Manifest, ManifestInput } from './manifest/schema.ts';
 import { Orchestrator, type Investigate, type RoundReport } from './runtime/orchestrator.ts';
 import { Scheduler } from './runtime/scheduler.ts';
 import { ProbeRepository } from './store/repo.ts';
+import { SessionStore } from './store/sessions.ts';
 
 export interface StartProbeServiceOptions {
   common: CommonConfig;
@@ -44,8 +45,12 @@ export interface StartProbeServiceOptions {
   store: Store;
   /** Control-plane services this process runs (name → base URL), watched without a manifest. */
   selfServices?: Readonly<Record<string, string>>;
-  /** Token for the tool server and browser service when the config names none. */
-  serviceToken?: string | undefined;
+  /**
+   * Tokens for the tool server and browser service this process runs (`selfServices`), used
+   * when the config names no token. Never sent to a configured URL: a service elsewhere gets
+   * the configured token or none.
+   */
+  serviceTokens?: { toolServer?: string | undefined; browser?: string | undefined };
   /** A manifest given directly (tests, `serve` with discovery); beats `manifestPath`. */
   manifest?: Manifest;
   /** OCR for browser checks; default: tesseract when installed. `null`: none. */
@@ -185,9 +190,14 @@ export async function startProbeService(
   });
   const http = new ProbeHttp(guard, config.concurrency.http);
   const proofs = new ProofStore(config.proofsDir ?? join(common.dataDir, 'proofs'));
-  const serviceToken = options.serviceToken;
   const browserUrl = config.browser.url ?? options.selfServices?.browser;
   const toolUrl = config.toolServer.url ?? options.selfServices?.['tool-server'];
+  const browserToken =
+    config.browser.token ??
+    (config.browser.url === undefined ? options.serviceTokens?.browser : undefined);
+  const toolToken =
+    config.toolServer.token ??
+    (config.toolServer.url === undefined ? options.serviceTokens?.toolServer : undefined);
   let ocr: Ocr | undefined;
   if (options.ocr !== undefined) ocr = options.ocr ?? undefined;
   else if (config.ocr.enabled && (await tesseractInstalled(config.ocr.binary))) {
@@ -204,7 +214,7 @@ export async function startProbeService(
       : {
           browser: new BrowserClient({
             baseUrl: browserUrl,
-            token: config.browser.token ?? serviceToken,
+            token: browserToken,
             timeoutMs: 120_000,
           }),
           proofs,
@@ -215,7 +225,7 @@ export async function startProbeService(
       ? undefined
       : new ToolServerClient({
           baseUrl: toolUrl,
-          token: config.toolServer.token ?? serviceToken,
+          token: toolToken,
           timeoutMs: 60_000,
         });
   const inspect =
@@ -255,6 +265,14 @@ export async function startProbeService(
   await repo.migrate();
   const healStore = new HealStore(options.store);
   await healStore.migrate();
+  const sessions = new SessionStore(options.store);
+  await sessions.migrate();
+  const pruneSessions = (): Promise<number> =>
+    sessions.prune((name, digest) => options.tokens.lookup(name, digest) !== undefined);
+  // Sessions of tokens removed or rotated while the probe was down end now.
+  await pruneSessions();
+  // The HMAC key of the former stateless cookies: nothing reads it any more.
+  await rm(join(common.dataDir, 'probe-session.key'), { force: true });
   // Metrics hooks, bound once the app (and its registry) exists.
   const hooks: {
     onRound?: (report: RoundReport) => void;
@@ -314,7 +332,8 @@ export async function startProbeService(
   });
 
   const auth = createDashboardAuth({
-    sessionKey: loadSessionKey(join(common.dataDir, 'probe-session.key')),
+    sessions,
+    tokens: options.tokens,
     sessionHours: config.dashboard.sessionHours,
     trustedProxies: config.dashboard.trustedProxies,
     adminGroups: config.dashboard.adminGroups,
@@ -331,9 +350,8 @@ export async function startProbeService(
     browserAvailable: browser !== undefined,
     heal,
     healStore,
-    authenticate: auth.authenticate,
-    issueSession: auth.issue,
-    sessionHours: config.dashboard.sessionHours,
+    auth,
+    sessions,
     health: () => ({ scheduled: options.schedule !== false }),
   });
   hooks.onRound = built.metrics.onRound;
@@ -353,6 +371,8 @@ export async function startProbeService(
     }
     if (folded > 0)
       logger.info({ folded, proofsRemoved: orphanProofs.length }, 'probe retention applied');
+    const ended = await pruneSessions();
+    if (ended > 0) logger.info({ ended }, 'expired or revoked dashboard sessions removed');
   };
   const retentionTimer = setInterval(
     () => void retention().catch((err: unknown) => logger.error({ err }, 'retention failed')),

@@ -309,10 +309,19 @@ describe('self-healing against a real container', () => {
         headers: { authorization: `Bearer ${ADMIN}` },
       });
       expect(await detailPage.text()).toMatch(/crashed/);
+      // a cross-site form post with an admin's session cookie (bearer tokens are never
+      // attached by a browser, so only cookie and SSO identities are checked for origin)
+      const login = await fetch(`${probe.url}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `token=${encodeURIComponent(ADMIN)}`,
+        redirect: 'manual',
+      });
+      const cookie = login.headers.get('set-cookie')?.split(';')[0] ?? '';
       const forged = await fetch(`${probe.url}/ui/approvals/${String(pending[0].id)}/approve`, {
         method: 'POST',
         headers: {
-          authorization: `Bearer ${ADMIN}`,
+          cookie,
           origin: 'https://evil.example',
           'content-type': 'application/x-www-form-urlencoded',
         },

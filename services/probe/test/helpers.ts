@@ -55,13 +55,17 @@ export async function startTestProbe(options: {
   ocr?: StartProbeServiceOptions['ocr'];
   investigate?: Investigate;
   schedule?: boolean;
+  /** Default: the admin token and `reader` (probe.read). */
+  tokens?: TokenRegistry;
 }): Promise<TestProbe> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dm-probe-'));
   const common = CommonConfigSchema.parse({ dataDir, host: '127.0.0.1' });
   const config = ProbeConfigSchema.parse({ port: 0, startupSpreadS: 0, ...options.config });
-  const tokens = new TokenRegistry(ADMIN, [
-    { name: 'reader', token: READER, scopes: ['host.network.http'] },
-  ]);
+  const tokens =
+    options.tokens ??
+    new TokenRegistry(ADMIN, [
+      { name: 'reader', token: READER, scopes: ['host.network.http', 'probe.read'] },
+    ]);
   const store = options.store ?? openSqliteStore(':memory:');
   const running = await startProbeService({
     common,
@@ -75,7 +79,7 @@ export async function startTestProbe(options: {
     ocr: options.ocr ?? null,
     ...(options.investigate === undefined ? {} : { investigate: options.investigate }),
     schedule: options.schedule ?? false,
-    serviceToken: ADMIN,
+    serviceTokens: { toolServer: ADMIN, browser: ADMIN },
   });
   const url = running.server.url;
   return {

@@ -1,10 +1,18 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import type { SsrfGuard } from '@datamancy/core';
-import { findSignatures, htmlText } from '../judge/signatures.ts';
+import { isRedirect, planRedirect, type RedirectRequest, type SsrfGuard } from '@datamancy/core';
+import { findSignatures } from '../judge/signatures.ts';
 import type { HttpCheck, StatusRule } from '../manifest/schema.ts';
-import { errorEvidence, excerpt, type Attempt, type CheckStatus, type Evidence } from './types.ts';
+import { decodeBody, htmlText } from './page-text.ts';
+import {
+  errorEvidence,
+  excerpt,
+  type Attempt,
+  type CheckStatus,
+  type Evidence,
+  type RedirectHop,
+} from './types.ts';
 
 /** Body bytes read for keyword and signature matching; the rest is discarded. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -148,28 +156,47 @@ export async function runHttpCheck(
   const elapsed = (): number => Math.round((performance.now() - started) * 10) / 10;
   let url = new URL(check.url);
   let hop: Hop;
-  const redirects: string[] = [];
+  let request: RedirectRequest = { method: check.method, headers: check.headers, body: check.body };
+  const redirects: RedirectHop[] = [];
   try {
     for (;;) {
       hop = await http.request(
         url,
         {
-          method: check.method,
-          headers: check.headers,
-          body: check.body,
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
           insecureTls: check.insecureTls,
         },
         signal,
       );
       const location = hop.headers.location;
-      if (!check.followRedirects || hop.status < 300 || hop.status > 399 || location === undefined)
-        break;
+      if (!check.followRedirects || !isRedirect(hop.status) || location === undefined) break;
       if (redirects.length >= MAX_REDIRECTS)
         throw Object.assign(new Error(`more than ${MAX_REDIRECTS} redirects`), {
           code: 'TOO_MANY_REDIRECTS',
         });
-      url = new URL(location, url);
-      redirects.push(url.href);
+      // One rule with the tools' guarded client: credentials and body stay on their origin.
+      const plan = planRedirect(url, hop.status, location, request);
+      if (!plan.follow) {
+        redirects.push({
+          status: hop.status,
+          location: plan.url.href,
+          crossOrigin: true,
+          dropped: [],
+          refused: plan.reason,
+        });
+        throw Object.assign(new Error(plan.reason), { code: 'REDIRECT_REFUSED' });
+      }
+      redirects.push({
+        status: hop.status,
+        location: plan.url.href,
+        crossOrigin: plan.crossOrigin,
+        dropped: plan.dropped,
+        ...(plan.request.method === request.method ? {} : { method: plan.request.method }),
+      });
+      request = plan.request;
+      url = plan.url;
     }
   } catch (err) {
     const latencyMs = elapsed();
@@ -208,8 +235,8 @@ export async function runHttpCheck(
   if (!check.expectStatus.some((rule) => statusMatcher(rule)(hop.status))) {
     fail(`status ${hop.status}, expected ${check.expectStatus.join(' or ')}`);
   }
-  const body = hop.body.toString('utf8');
   const type = headers['content-type'] ?? '';
+  const body = decodeBody(hop.body, type);
   const isHtml = /html/i.test(type) || /^\s*<(!doctype|html)/i.test(body);
   const page = isHtml ? htmlText(body) : { title: '', text: body };
   if (page.title !== '') evidence.title = page.title;
@@ -241,12 +268,16 @@ export async function runHttpCheck(
       }
     }
   }
-  // A 2xx/3xx page that says it is an error is an error (a proxy's 502 page served with 200).
+  // A 2xx/3xx page whose title says it is an error is an error (a proxy's 502 page served
+  // with 200). The same phrase only in the page's content (a forum post quoting one) is a
+  // hint: anyone who can write to the page can write it, so it degrades, never fails.
   if (hop.status < 400 && isHtml) {
     const signatures = findSignatures(page.title, page.text);
     if (signatures.length > 0) {
       evidence.signatures = signatures;
-      fail(`error page: ${signatures.map((s) => s.description).join(', ')}`);
+      const described = signatures.map((s) => s.description).join(', ');
+      if (signatures.some((s) => s.where === 'title')) fail(`error page: ${described}`);
+      else degrade(`error phrase in the page's content (not its title): ${described}`);
     }
   }
   const cert = evidence.certificate;

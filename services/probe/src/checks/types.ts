@@ -1,6 +1,21 @@
 import type { SignatureMatch } from '../judge/signatures.ts';
 import type { CheckKind, CheckSpec } from '../manifest/schema.ts';
 
+/** One redirect of an HTTP check: where it pointed and what the next request left behind. */
+export interface RedirectHop {
+  status: number;
+  /** The next URL, resolved (user:password removed when it leaves the origin). */
+  location: string;
+  /** Scheme, host or port differ from the request that got the redirect. */
+  crossOrigin: boolean;
+  /** What the next request did not carry: lower-case header names, `body`, `userinfo`. */
+  dropped: string[];
+  /** The next request's method when the redirect changed it (a 303 or a POST's 301/302). */
+  method?: string;
+  /** Set when the redirect was not followed, and why (a cross-origin 307/308 with a body). */
+  refused?: string;
+}
+
 /** What one check saw: enough to judge the verdict again without re-running it. */
 export interface Evidence {
   /** Each rule the attempt broke, in words. Empty on a pass. */
@@ -8,7 +23,8 @@ export interface Evidence {
   url?: string;
   finalUrl?: string;
   httpStatus?: number;
-  redirects?: string[];
+  /** Each redirect followed (or refused), in order. */
+  redirects?: RedirectHop[];
   /** A few response headers (server, content-type, location). */
   headers?: Record<string, string>;
   title?: string;

@@ -291,6 +291,52 @@ export const ANALYZERS: readonly ((ev: DiagnosisEvidence) => Finding | undefined
   },
 ];
 
+/**
+ * Facts that a page's content cannot write: a failing status, a connection that fails, a
+ * title that is the error, a failing container or TCP check, the container's own state
+ * (not running, unhealthy, OOM-killed, restarting, crashed). Never text: not the page's
+ * content and not the container's logs, which its users can write as easily.
+ */
+export function corroboration(ev: DiagnosisEvidence): string[] {
+  const out: string[] = [];
+  for (const c of ev.failing) {
+    const status = c.evidence.httpStatus;
+    if (status !== undefined && status >= 500) out.push(`${c.check} answered ${status}`);
+    if (c.evidence.error !== undefined) out.push(`${c.check}: ${c.evidence.error.code}`);
+    if (c.evidence.signatures?.some((s) => s.where === 'title') === true)
+      out.push(`${c.check}: the page's title is the error`);
+    if (c.kind === 'container' || c.kind === 'tcp') out.push(`${c.check} (${c.kind}) fails`);
+  }
+  const facts = ev.inspect;
+  if (facts !== undefined) {
+    if (facts.state !== 'running') out.push(`container ${facts.state}`);
+    if (facts.health === 'unhealthy') out.push('container unhealthy');
+    if (facts.oomKilled === true) out.push('container OOM-killed');
+  }
+  if (ev.exitKind === 'crash' || ev.exitKind === 'oom') out.push(`engine events: ${ev.exitKind}`);
+  if ((ev.restartsInWindow ?? 0) >= 3) out.push(`${ev.restartsInWindow} restarts in the window`);
+  // Log lines do not count: apps log what their users send ("search: FATAL out of memory"),
+  // so a log is as writable by an attacker as the page. Only the engine's facts corroborate.
+  return out;
+}
+
+/**
+ * Why a proposal rests on untrusted page text only, or undefined when it does not. An error
+ * phrase in the content of a page that answered successfully may be anyone's words (a forum
+ * post quoting "502 Bad Gateway"): it fails the check and opens an incident, but on its own
+ * it never acts unattended. Policy turns the reason into "waits for a person".
+ */
+export function uncorroboratedPageText(
+  ev: DiagnosisEvidence,
+  proposal: Pick<ProposalInput, 'finding'>,
+): string | undefined {
+  if (proposal.finding !== 'app-error') return undefined;
+  const textual = ev.failing.find((c) => c.evidence.signatures?.some((s) => s.where === 'text'));
+  if (textual === undefined || corroboration(ev).length > 0) return undefined;
+  const match = textual.evidence.signatures?.find((s) => s.where === 'text');
+  return `the only sign of trouble is an error phrase in the content of a page that answered ${textual.evidence.httpStatus ?? 'successfully'} (${textual.check}: "${(match?.excerpt ?? '').slice(0, 120)}"), which the page's users may have written; no failing status, error title or container evidence corroborates it`;
+}
+
 export function analyze(ev: DiagnosisEvidence): Finding[] {
   return ANALYZERS.map((a) => a(ev)).filter((f): f is Finding => f !== undefined);
 }

@@ -1,10 +1,11 @@
-import { AppError, type Identity, type Logger } from '@datamancy/core';
+import { AppError, hasScope, type Identity, type Logger } from '@datamancy/core';
 import type { CheckResult } from '../checks/types.ts';
 import type { Orchestrator, RoundReport } from '../runtime/orchestrator.ts';
 import {
   analyze,
   fingerprintOf,
   propose,
+  uncorroboratedPageText,
   type ContainerFacts,
   type DiagnosisEvidence,
 } from './diagnose.ts';
@@ -325,13 +326,14 @@ export class HealEngine {
       );
       return undefined;
     }
-    return this.#decideAndRecord(incident, first, findings);
+    return this.#decideAndRecord(incident, first, findings, uncorroboratedPageText(ev, first));
   }
 
   async #decideAndRecord(
     incident: Incident,
     input: ProposalInput,
     findings: readonly Finding[],
+    untrustedOnly: string | undefined,
   ): Promise<Proposal | undefined> {
     const now = this.#now();
     const spec = this.o.orchestrator.services.find((s) => s.name === incident.service);
@@ -345,6 +347,7 @@ export class HealEngine {
         (a) => a.startedAt,
       ),
       pattern: await this.o.store.pattern(incident.fingerprint, input.action),
+      untrustedOnly,
     });
     if (decision.verdict === 'defer') {
       await this.#event(incident, 'deferred', decision.reason);
@@ -620,6 +623,7 @@ export class HealEngine {
 
   /** Approves a pending proposal as a person and carries it out. */
   async approve(proposalId: number, identity: Identity): Promise<Proposal> {
+    requireDecider(identity, 'approve');
     const proposal = await this.#pending(proposalId);
     return this.#serial(proposal.service, async () => {
       const moved = await this.o.store.transitionProposal(
@@ -646,6 +650,7 @@ export class HealEngine {
   }
 
   async reject(proposalId: number, identity: Identity, reason: string): Promise<Proposal> {
+    requireDecider(identity, 'reject');
     const proposal = await this.#pending(proposalId);
     const moved = await this.o.store.transitionProposal(
       proposalId,
@@ -700,6 +705,7 @@ export class HealEngine {
    * unrun safe one the policy still allows. Anything else is refused.
    */
   async executeFix(proposalId: number, identity: Identity): Promise<Proposal> {
+    requireDecider(identity, 'run a fix');
     const proposal = await this.o.store.proposal(proposalId);
     if (proposal === undefined) throw stateError(`no proposal ${proposalId}`, 'NOT_FOUND');
     if (proposal.status === 'awaiting_approval') {
@@ -846,6 +852,25 @@ export class HealEngine {
     this.#timers.clear();
     await Promise.allSettled([...this.#queues.values()]);
   }
+}
+
+/**
+ * Only a person holding the admin scope decides on a repair: a service's token never does, so
+ * the approvals `learn` counts towards autonomy are people's (DESIGN §2, invariant 2).
+ */
+export function mayDecide(identity: Identity): boolean {
+  return identity.kind === 'person' && hasScope(identity, 'admin');
+}
+
+function requireDecider(identity: Identity, verb: string): void {
+  if (mayDecide(identity)) return;
+  throw new AppError(
+    'FORBIDDEN',
+    identity.kind === 'person'
+      ? `to ${verb} needs the admin scope, which ${identity.name} lacks`
+      : `a person must decide: ${identity.name} is a service's token and may not ${verb}`,
+    { data: { missing: identity.kind === 'person' ? ['admin'] : ['person'] } },
+  );
 }
 
 /** A proposal not in a state for what was asked (409), or no such proposal (404). */

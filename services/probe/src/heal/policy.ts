@@ -121,6 +121,13 @@ export interface DecisionContext {
   /** Start times of the actions taken on this service (any incident), newest last. */
   recentActions: readonly number[];
   pattern?: Pattern | undefined;
+  /**
+   * Set when the only evidence for the action is untrusted text (an error phrase in the
+   * content of a page that answered successfully): why. Such an action waits for a person,
+   * whatever the safety table or earned autonomy says (DESIGN §2: page text cannot widen
+   * what runs).
+   */
+  untrustedOnly?: string | undefined;
 }
 
 export type Decision =
@@ -177,6 +184,12 @@ export function decide(config: HealConfig, ctx: DecisionContext): Decision {
       verdict: 'approval',
       safety,
       reason: 'automatic healing is off (heal.enabled: false)',
+    };
+  if (ctx.untrustedOnly !== undefined)
+    return {
+      verdict: 'approval',
+      safety,
+      reason: `${ctx.action} waits for a person: ${ctx.untrustedOnly}`,
     };
   if (safety === 'safe')
     return { verdict: 'auto', safety, reason: `${ctx.action} is safe by policy` };

@@ -1,13 +1,21 @@
-import { AppError, hasScope, type ServiceApp, type ServiceContext } from '@datamancy/core';
-import type { HealEngine } from '../heal/engine.ts';
+import {
+  AppError,
+  hasScope,
+  type Identity,
+  type ServiceApp,
+  type ServiceContext,
+} from '@datamancy/core';
+import { mayDecide, type HealEngine } from '../heal/engine.ts';
 import type { HealStore } from '../heal/store.ts';
 import type { Incident, Proposal } from '../heal/types.ts';
-import { ago, page, sameOrigin } from './dashboard.ts';
+import { ago, page } from './dashboard.ts';
+import { requireDecider } from './guards.ts';
 import { html, type Raw } from './html.ts';
 
 /**
  * Dashboard pages of the healing loop: incidents with their timelines, and the fixes waiting
- * for a person, who approves or rejects them here (admins only, same-origin forms).
+ * for a person, who approves or rejects them here (a person holding admin; same-origin forms,
+ * as `createServiceApp` refuses cross-site posts of sessions and SSO identities).
  */
 
 export interface IncidentPagesDeps {
@@ -52,8 +60,12 @@ function incidentRow(i: Incident): Raw {
   </tr>`;
 }
 
-function approvalForms(p: Proposal, canAct: boolean): Raw {
-  if (!canAct) return html`<span class="muted">an admin decides</span>`;
+function approvalForms(p: Proposal, identity: Identity): Raw {
+  if (!hasScope(identity, 'admin')) return html`<span class="muted">an admin decides</span>`;
+  if (!mayDecide(identity))
+    return html`<span class="muted"
+      >a person decides (${identity.name} is a service's token)</span
+    >`;
   return html`<form class="inline" method="post" action="/ui/approvals/${p.id}/approve">
       <button type="submit">Approve and run</button>
     </form>
@@ -63,7 +75,7 @@ function approvalForms(p: Proposal, canAct: boolean): Raw {
     </form>`;
 }
 
-function proposalRow(p: Proposal, canAct: boolean): Raw {
+function proposalRow(p: Proposal, identity: Identity): Raw {
   return html`<tr>
     <td>#${p.id}</td>
     <td><b>${p.action}</b> <span class="muted">${JSON.stringify(p.parameters)}</span></td>
@@ -87,7 +99,7 @@ function proposalRow(p: Proposal, canAct: boolean): Raw {
               <pre>${JSON.stringify(p.preview, null, 1)}</pre>
             </details>`
       }
-      ${p.status === 'awaiting_approval' ? html`<div>${approvalForms(p, canAct)} <span class="muted">expires ${iso(p.expiresAt)}</span></div>` : ''}
+      ${p.status === 'awaiting_approval' ? html`<div>${approvalForms(p, identity)} <span class="muted">expires ${iso(p.expiresAt)}</span></div>` : ''}
     </td>
   </tr>`;
 }
@@ -105,7 +117,6 @@ export function registerIncidentPages(app: ServiceApp, deps: IncidentPagesDeps):
   app.get('/ui/incidents', async (c) => {
     await heal.expireApprovals();
     const identity = c.get('identity');
-    const canAct = hasScope(identity, 'admin');
     const [open, recent, pending] = await Promise.all([
       healStore.incidents({ status: 'open', limit: 200 }),
       healStore.incidents({ status: 'resolved', limit: 30 }),
@@ -116,7 +127,7 @@ export function registerIncidentPages(app: ServiceApp, deps: IncidentPagesDeps):
         ['Proposal', 'Action', 'Safety', 'Status', 'Why'],
         pending.map(
           (p) =>
-            html`${proposalRow(p, canAct)}
+            html`${proposalRow(p, identity)}
               <tr>
                 <td></td>
                 <td colspan="4" class="muted">
@@ -169,7 +180,7 @@ export function registerIncidentPages(app: ServiceApp, deps: IncidentPagesDeps):
       <h2>Proposals</h2>
       ${listTable(
         ['Proposal', 'Action', 'Safety', 'Status', 'Why'],
-        proposals.map((p) => proposalRow(p, hasScope(identity, 'admin'))),
+        proposals.map((p) => proposalRow(p, identity)),
         'None.',
       )}
       <h2>Actions</h2>
@@ -223,10 +234,7 @@ export function registerIncidentPages(app: ServiceApp, deps: IncidentPagesDeps):
 
   const decideForm = (verb: 'approve' | 'reject') =>
     app.post(`/ui/approvals/:id/${verb}`, async (c) => {
-      if (!sameOrigin(c)) throw new AppError('FORBIDDEN', 'cross-origin form post refused');
-      const identity = c.get('identity');
-      if (!hasScope(identity, 'admin'))
-        throw new AppError('FORBIDDEN', `${verb} needs the admin scope`);
+      const identity = requireDecider(c, verb);
       const id = Number(c.req.param('id'));
       if (!Number.isInteger(id) || id < 1)
         throw new AppError('NOT_FOUND', `no proposal ${c.req.param('id')}`);

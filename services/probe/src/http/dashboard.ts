@@ -1,7 +1,7 @@
-import { deleteCookie, setCookie } from 'hono/cookie';
 import {
   AppError,
   hasScope,
+  requireSameOrigin,
   type Identity,
   type ServiceApp,
   type ServiceContext,
@@ -13,19 +13,19 @@ import type { Orchestrator, RecentRound, ServiceView } from '../runtime/orchestr
 import type { ProbeRepository, TransitionRecord } from '../store/repo.ts';
 import { summarize } from './api.ts';
 import { html, raw, type Raw } from './html.ts';
-import { SESSION_COOKIE } from './session.ts';
+import type { DashboardAuth } from './session.ts';
 
 /**
- * The dashboard: server-rendered HTML, no framework, no client-side JavaScript needed.
- * `/` shows every service at a glance; `/ui/services/:name` the evidence and history of one.
+ * The dashboard: server-rendered HTML, no framework, no client-side JavaScript at all (its CSP
+ * allows none). `/` shows every service at a glance; `/ui/services/:name` the evidence and
+ * history of one. Styles come from `/ui/dashboard.css`, never inline.
  */
 
 export interface DashboardDeps {
   orchestrator: Orchestrator;
   repo: ProbeRepository;
   tokens: TokenRegistry;
-  issueSession: (identity: Identity) => string;
-  sessionHours: number;
+  auth: DashboardAuth;
 }
 
 const STATE_LABEL: Record<ServiceState, string> = {
@@ -58,7 +58,8 @@ th,td{text-align:left;padding:8px 10px;border-bottom:1px solid var(--line);verti
 details summary{cursor:pointer;color:var(--muted)}pre{white-space:pre-wrap;word-break:break-word;background:#0b0f13;padding:8px;border-radius:4px;max-height:300px;overflow:auto;margin:6px 0}
 .evidence img{max-width:480px;width:100%;border:1px solid var(--line);border-radius:4px}.muted{color:var(--muted)}.note{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:10px 12px;margin:10px 0}
 button,input{font:inherit}button{background:#2b3540;color:var(--text);border:1px solid var(--line);border-radius:6px;padding:6px 12px;cursor:pointer}button:hover{border-color:var(--muted)}
-form.inline{display:inline}.login{max-width:380px;margin:12vh auto;background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:24px}
+form.inline{display:inline}.brand{text-decoration:none}.title{display:flex;gap:12px;align-items:center}
+.c-up{color:var(--up)}.c-degraded{color:var(--degraded)}.c-down{color:var(--down)}.c-blocked{color:var(--blocked)}.c-maintenance{color:var(--maintenance)}.login h2{margin-top:0}.login{max-width:380px;margin:12vh auto;background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:24px}
 .login input{width:100%;padding:8px;margin:8px 0 14px;background:#0b0f13;color:var(--text);border:1px solid var(--line);border-radius:6px}.error{color:var(--down)}
 `;
 
@@ -74,13 +75,11 @@ export function page(
         <meta name="viewport" content="width=device-width,initial-scale=1" />
         ${options.refreshS === undefined ? '' : raw(`<meta http-equiv="refresh" content="${options.refreshS}">`)}
         <title>${title} · Datamancy probe</title>
-        <style>
-          ${raw(CSS)}
-        </style>
+        <link rel="stylesheet" href="${STYLESHEET}" />
       </head>
       <body>
         <header>
-          <h1><a href="/" style="text-decoration:none">Datamancy · probe</a></h1>
+          <h1><a href="/" class="brand">Datamancy · probe</a></h1>
           <nav>
             ${
               options.identity === undefined
@@ -247,18 +246,11 @@ function wantsHtml(c: ServiceContext): boolean {
   return (c.req.header('accept') ?? '').includes('text/html');
 }
 
-/** Same-origin check for the dashboard's forms (the cookie is SameSite=Strict as well). */
-export function sameOrigin(c: ServiceContext): boolean {
-  const origin = c.req.header('origin');
-  if (origin === undefined) return true; // non-browser clients; they carry a bearer token
-  try {
-    return new URL(origin).host === c.req.header('host');
-  } catch {
-    return false;
-  }
-}
+/** The dashboard's stylesheet (public: the login page needs it). */
+export const STYLESHEET = '/ui/dashboard.css';
 
-export const DASHBOARD_PUBLIC_PATHS = ['/login'];
+/** Answered without an identity. `/logout` works with an expired session too. */
+export const DASHBOARD_PUBLIC_PATHS = ['/login', '/logout', STYLESHEET];
 
 /** Unauthenticated browsers go to the login page; API clients get the 401 envelope. */
 export function redirectToLogin(c: ServiceContext): Response | undefined {
@@ -289,13 +281,11 @@ export function registerDashboard(app: ServiceApp, deps: DashboardDeps): void {
     const pressure = orchestrator.pressure();
     const body = html`<div class="summary">
         <span class="pill"><b>${summary.total}</b>services</span>
-        <span class="pill" style="color:var(--up)"><b>${summary.healthy}</b>up</span>
-        <span class="pill" style="color:var(--degraded)"><b>${summary.degraded}</b>degraded</span>
-        <span class="pill" style="color:var(--down)"><b>${summary.failed}</b>down</span>
-        <span class="pill" style="color:var(--blocked)"><b>${summary.blocked}</b>blocked</span>
-        <span class="pill" style="color:var(--maintenance)"
-          ><b>${summary.maintenance}</b>maintenance</span
-        >
+        <span class="pill c-up"><b>${summary.healthy}</b>up</span>
+        <span class="pill c-degraded"><b>${summary.degraded}</b>degraded</span>
+        <span class="pill c-down"><b>${summary.failed}</b>down</span>
+        <span class="pill c-blocked"><b>${summary.blocked}</b>blocked</span>
+        <span class="pill c-maintenance"><b>${summary.maintenance}</b>maintenance</span>
         <span class="pill muted"><b>${summary.pending}</b>pending</span>
         <span class="pill muted"
           >${pressure.running} check(s) running, ${pressure.waiting} waiting</span
@@ -325,7 +315,7 @@ export function registerDashboard(app: ServiceApp, deps: DashboardDeps): void {
       state: orchestrator.view(name)?.state ?? 'pending',
     }));
     const body = html`<p><a href="/">← all services</a></p>
-      <h1 style="display:flex;gap:12px;align-items:center">
+      <h1 class="title">
         ${view.name}
         <span class="badge b-${view.state}">${STATE_LABEL[view.state]}</span
         >${view.flapping ? html`<span class="badge b-degraded">flapping</span>` : ''}
@@ -388,8 +378,14 @@ export function registerDashboard(app: ServiceApp, deps: DashboardDeps): void {
     return c.html(page(view.name, body, { identity }));
   });
 
+  app.get(STYLESHEET, (c) => {
+    c.header('content-type', 'text/css; charset=utf-8');
+    c.header('cache-control', 'public, max-age=3600');
+    return c.body(CSS);
+  });
+
+  // Cross-site posts of session and SSO identities are refused before this (createServiceApp).
   app.post('/ui/services/:name/probe', async (c) => {
-    if (!sameOrigin(c)) throw new AppError('FORBIDDEN', 'cross-origin form post refused');
     if (!hasScope(c.get('identity'), 'admin'))
       throw new AppError('FORBIDDEN', 'probing on demand needs the admin scope');
     const name = c.req.param('name');
@@ -402,7 +398,7 @@ export function registerDashboard(app: ServiceApp, deps: DashboardDeps): void {
     page(
       'Log in',
       html`<form class="login" method="post" action="/login">
-        <h2 style="margin-top:0">Log in</h2>
+        <h2>Log in</h2>
         <p class="muted">
           Paste an API token (the admin token, or one from <code>datamancy token create</code>).
           Behind the stack's SSO you are logged in already.
@@ -423,7 +419,7 @@ export function registerDashboard(app: ServiceApp, deps: DashboardDeps): void {
   app.get('/login', (c) => c.html(loginPage(undefined, safeNext(c.req.query('next')))));
 
   app.post('/login', async (c) => {
-    if (!sameOrigin(c)) throw new AppError('FORBIDDEN', 'cross-origin form post refused');
+    requireSameOrigin(c); // login CSRF: another site must not sign a browser in as its token
     const form = await c.req.parseBody();
     const token = typeof form.token === 'string' ? form.token.trim() : '';
     const next = safeNext(typeof form.next === 'string' ? form.next : undefined);
@@ -432,21 +428,14 @@ export function registerDashboard(app: ServiceApp, deps: DashboardDeps): void {
       c.get('log').warn({ ip: c.req.header('x-forwarded-for') }, 'dashboard login refused');
       return c.html(loginPage('That token is not valid.', next), 401);
     }
-    setCookie(c, SESSION_COOKIE, deps.issueSession(identity), {
-      httpOnly: true,
-      sameSite: 'Strict',
-      path: '/',
-      secure:
-        new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https',
-      maxAge: Math.round(deps.sessionHours * 3600),
-    });
+    await deps.auth.login(c, token, identity);
     c.get('log').info({ caller: identity.name }, 'dashboard login');
     return c.redirect(next, 303);
   });
 
-  app.post('/logout', (c) => {
-    if (!sameOrigin(c)) throw new AppError('FORBIDDEN', 'cross-origin form post refused');
-    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+  app.post('/logout', async (c) => {
+    requireSameOrigin(c);
+    await deps.auth.logout(c);
     return c.redirect('/login', 303);
   });
 }

@@ -11,11 +11,12 @@ import type { HealEngine } from '../heal/engine.ts';
 import type { HealStore } from '../heal/store.ts';
 import { serviceName } from '../manifest/schema.ts';
 import type { Orchestrator } from '../runtime/orchestrator.ts';
+import { requireDecider } from './guards.ts';
 
 /**
- * Incidents, approvals and fixes over HTTP. Reading needs any identity; approving, rejecting
- * and running fixes need the admin scope of a person's credential. No tool-server tool and no
- * model output reaches these routes: approval is a human act.
+ * Incidents, approvals and fixes over HTTP. Reading needs `probe.read`; approving, rejecting
+ * and running fixes need the admin scope held by a person (never a service's token). No
+ * tool-server tool and no model output reaches these routes: approval is a human act.
  */
 
 export interface HealApiDeps {
@@ -85,7 +86,7 @@ export function registerHealRoutes(app: ServiceApp, deps: HealApiDeps): void {
   });
 
   app.post('/execute-fix', async (c) => {
-    const identity = requireScope(c, 'admin');
+    const identity = requireDecider(c, 'run a fix');
     const { proposalId } = await readValidated(c, ExecuteSchema, { limitBytes: 16 * 1024 });
     return c.json({ proposal: await heal.executeFix(proposalId, identity) });
   });
@@ -100,13 +101,13 @@ export function registerHealRoutes(app: ServiceApp, deps: HealApiDeps): void {
   });
 
   app.post('/approvals/:id/approve', async (c) => {
-    const identity = requireScope(c, 'admin');
+    const identity = requireDecider(c, 'approve');
     const proposal = await heal.approve(idParam(c, 'proposal'), identity);
     return c.json({ proposal });
   });
 
   app.post('/approvals/:id/reject', async (c) => {
-    const identity = requireScope(c, 'admin');
+    const identity = requireDecider(c, 'reject');
     const id = idParam(c, 'proposal');
     const { reason } = await readValidated(c, RejectSchema, { limitBytes: 16 * 1024 });
     return c.json({ proposal: await heal.reject(id, identity, reason) });

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { BEARER_SECURITY_SCHEMES, errorEnvelopeSchema, errorResponse } from '@datamancy/core';
 import { AdHocSchema, HistoryQuery, MaintenanceSchema, StackProbeSchema } from './api.ts';
 import { AnalyzeSchema, ExecuteSchema, IncidentQuery, RejectSchema } from './heal-api.ts';
+import { SESSION_COOKIE } from './session.ts';
+import { EndSessionsQuery } from './sessions-api.ts';
 
 /**
  * The probe's OpenAPI 3.1 document, served at `GET /openapi.json`. Request bodies come from
@@ -85,7 +87,8 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
   const described: Record<string, string> = {
     '400': 'invalid input; `issues` names each failing field',
     '401': 'no or unknown token',
-    '403': 'the admin scope is needed',
+    '403':
+      'a scope is missing (probe.read to read, admin to act, a person holding admin to decide), or a session or SSO identity sent a cross-site request',
     '404': 'no such service, report, window or proof',
     '413': 'body too large',
     '415': 'send application/json',
@@ -100,11 +103,20 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
       title: 'Datamancy probe',
       version,
       description:
-        'Continuous, evidence-based monitoring of every service of the stack: checks (http, tcp, browser, container, ai), a per-service state machine with dependency blocking and maintenance windows, history, and a dashboard at `/`. Every route but /healthz and /login needs `Authorization: Bearer <token>` (or a dashboard session); routes that start probes or change maintenance need the admin scope.',
+        'Continuous, evidence-based monitoring of every service of the stack: checks (http, tcp, browser, container, ai), a per-service state machine with dependency blocking and maintenance windows, history, and a dashboard at `/`. Every route but /healthz, /login and /logout needs `Authorization: Bearer <token>`, a dashboard session (cookie) or SSO headers from the trusted proxy. Reading needs the probe.read scope; starting probes, maintenance and sessions need admin; approving, rejecting and running fixes need admin held by a person (never a service token). A session or SSO identity may change things only from same-origin pages: a POST, PUT, PATCH or DELETE whose Sec-Fetch-Site is not same-origin/none, or (without it) whose Origin is not this host, is 403.',
     },
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     components: {
-      securitySchemes: BEARER_SECURITY_SCHEMES,
+      securitySchemes: {
+        ...BEARER_SECURITY_SCHEMES,
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description:
+            'Set by POST /login; a random id of a server-side session, re-checked against its token on every request',
+        },
+      },
       schemas: {
         Error: errorEnvelopeSchema({ code: 'BAD_REQUEST', issuePath: 'services[0]' }),
         CheckResult: checkResult,
@@ -192,7 +204,7 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
                 },
               }),
             },
-            ['401'],
+            ['401', '403'],
           ),
         },
       },
@@ -212,7 +224,7 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
                 },
               }),
             },
-            ['401', '404'],
+            ['401', '403', '404'],
           ),
         },
       },
@@ -236,7 +248,7 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
                 },
               }),
             },
-            ['400', '401', '404'],
+            ['400', '401', '403', '404'],
           ),
         },
       },
@@ -297,13 +309,13 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
           parameters: [
             { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
           ],
-          responses: withErrors({ '200': { description: 'the report' } }, ['401', '404']),
+          responses: withErrors({ '200': { description: 'the report' } }, ['401', '403', '404']),
         },
       },
       '/maintenance': {
         get: {
           summary: 'Maintenance windows that have not ended',
-          responses: withErrors({ '200': { description: 'windows' } }, ['401']),
+          responses: withErrors({ '200': { description: 'windows' } }, ['401', '403']),
         },
         post: {
           summary: 'Open a maintenance window for a service or `*` (admin): monitored, not alerted',
@@ -337,6 +349,7 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
           ],
           responses: withErrors({ '200': { description: 'PNG', content: { 'image/png': {} } } }, [
             '401',
+            '403',
             '404',
           ]),
         },
@@ -357,7 +370,7 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
                 },
               }),
             },
-            ['400', '401'],
+            ['400', '401', '403'],
           ),
         },
       },
@@ -378,7 +391,7 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
                 },
               }),
             },
-            ['401', '404'],
+            ['401', '403', '404'],
           ),
         },
       },
@@ -405,7 +418,7 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
       '/execute-fix': {
         post: {
           summary:
-            'Run a proposal by id: one a person approved, or a safe one the policy allows now (admin); anything else is 409',
+            'Run a proposal by id: one a person approved, or a safe one the policy allows now (a person holding admin); anything else is 409',
           requestBody: { required: true, content: json(schemaOf(ExecuteSchema)) },
           responses: withErrors(
             {
@@ -428,14 +441,14 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
                 properties: { approvals: { type: 'array', items: ref('Proposal') } },
               }),
             },
-            ['401'],
+            ['401', '403'],
           ),
         },
       },
       '/approvals/{id}/approve': {
         post: {
           summary:
-            'Approve as yourself (admin; recorded with who and when); the fix runs and is verified before the answer',
+            'Approve as yourself (a person holding admin: the admin token, a dashboard session of a person token, an SSO admin; never a service token; recorded with who and when); the fix runs and is verified before the answer',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
           responses: withErrors(
             {
@@ -450,7 +463,8 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
       },
       '/approvals/{id}/reject': {
         post: {
-          summary: 'Reject with a reason (admin); the incident stays open for a person',
+          summary:
+            'Reject with a reason (a person holding admin); the incident stays open for a person',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
           requestBody: { required: true, content: json(schemaOf(RejectSchema)) },
           responses: withErrors(
@@ -468,13 +482,112 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
         get: {
           summary:
             'Failure patterns: per fingerprint and action, approved verified successes, failures, whether it runs unattended',
-          responses: withErrors({ '200': { description: 'patterns' } }, ['401']),
+          responses: withErrors({ '200': { description: 'patterns' } }, ['401', '403']),
+        },
+      },
+      '/sessions': {
+        get: {
+          summary: 'Live dashboard sessions: token name, created, expires, last used (admin)',
+          responses: withErrors(
+            {
+              '200': ok('sessions', {
+                type: 'object',
+                properties: {
+                  sessions: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: {
+                        tokenName: { type: 'string' },
+                        createdAt: { type: 'integer' },
+                        expiresAt: { type: 'integer' },
+                        lastUsedAt: { type: 'integer' },
+                      },
+                    },
+                  },
+                },
+              }),
+            },
+            ['401', '403'],
+          ),
+        },
+        delete: {
+          summary:
+            'End every dashboard session of a token (`?token=<name>`) or all of them (`?token=*`) (a person holding admin)',
+          parameters: [
+            {
+              name: 'token',
+              in: 'query',
+              required: true,
+              schema: (schemaOf(EndSessionsQuery).properties as Record<string, unknown>).token,
+            },
+          ],
+          responses: withErrors(
+            {
+              '200': ok('how many ended', {
+                type: 'object',
+                properties: { ended: { type: 'integer' } },
+              }),
+            },
+            ['400', '401', '403'],
+          ),
         },
       },
       '/ui/incidents': {
         get: {
-          summary: 'Dashboard: approvals (approve/reject forms for admins) and incidents',
+          summary:
+            'Dashboard: approvals (approve/reject forms for persons holding admin) and incidents',
           responses: { '200': { description: 'HTML' } },
+        },
+      },
+      '/ui/incidents/{id}': {
+        get: {
+          summary: 'Dashboard page of one incident: findings, proposals, actions, timeline',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          responses: { '200': { description: 'HTML' } },
+        },
+      },
+      '/ui/approvals/{id}/approve': {
+        post: {
+          summary: 'Dashboard form: approve (a person holding admin; same-origin only)',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          responses: withErrors({ '303': { description: 'to the incident' } }, [
+            '401',
+            '403',
+            '404',
+            '409',
+          ]),
+        },
+      },
+      '/ui/approvals/{id}/reject': {
+        post: {
+          summary:
+            'Dashboard form: reject, form field `reason` (a person holding admin; same-origin only)',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          responses: withErrors({ '303': { description: 'to the incident' } }, [
+            '401',
+            '403',
+            '404',
+            '409',
+          ]),
+        },
+      },
+      '/ui/services/{name}/probe': {
+        post: {
+          summary: 'Dashboard form: probe a service now (admin; same-origin only)',
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: withErrors({ '303': { description: 'to the service page' } }, [
+            '401',
+            '403',
+            '404',
+          ]),
+        },
+      },
+      '/ui/dashboard.css': {
+        get: {
+          summary: "The dashboard's stylesheet",
+          security: [],
+          responses: { '200': { description: 'CSS', content: { 'text/css': {} } } },
         },
       },
       '/': {
@@ -498,11 +611,22 @@ export function createOpenApiDocument(version: string): Record<string, unknown> 
         },
         post: {
           summary:
-            'Log in with a token (form field `token`); sets an HttpOnly, SameSite=Strict session cookie',
+            'Log in with a token (form field `token`): makes a server-side session and sets its HttpOnly, SameSite=Strict cookie (Secure over HTTPS); refused cross-site (login CSRF)',
           security: [],
           responses: {
             '303': { description: 'to the dashboard' },
             '401': { description: 'bad token' },
+            '403': errorResponse('a cross-site form post'),
+          },
+        },
+      },
+      '/logout': {
+        post: {
+          summary: 'End this session (deleted from the store) and clear its cookie',
+          security: [],
+          responses: {
+            '303': { description: 'to /login' },
+            '403': errorResponse('a cross-site form post'),
           },
         },
       },

@@ -2,7 +2,11 @@
  * Error signatures: text that means "this is an error page" whatever the status code says
  * (a proxy's 502 page served with 200, an app's stack trace, a blank page). They are matched
  * against a page's title and the beginning of its visible text, where error pages put them;
- * deep inside a long page the same words are more likely documentation than an outage.
+ * deep inside a long page the same words are more likely documentation than an outage. A
+ * match says where it was found: only a title that is the error counts as the page's own
+ * word; words in the content are evidence that healing wants corroborated (heal/diagnose.ts).
+ * The patterns run on at most a title plus SIGNATURE_SCAN_CHARS of text, and none nests
+ * quantifiers, so hostile text costs bounded work.
  */
 
 export interface Signature {
@@ -84,28 +88,52 @@ export const ERROR_SIGNATURES: readonly Signature[] = [
 
 /** Characters of visible text searched (after the title). */
 export const SIGNATURE_SCAN_CHARS = 3000;
+/** Characters of title searched. */
+const MAX_TITLE_SCAN_CHARS = 1000;
 
 export interface SignatureMatch {
   id: string;
   description: string;
   excerpt: string;
+  /**
+   * `title`: the page's title is the error (the match is at least half of it), as on a
+   * proxy's or framework's error page. `text`: the phrase is in the page's content, which on
+   * a working app may be anyone's words (a forum post, a wiki page): evidence, not proof.
+   */
+  where: 'title' | 'text';
 }
 
+/** A title that is an error message, not one that mentions one ("Help: 502 after upgrade - Forum"). */
+function titleIsError(title: string, matched: string): boolean {
+  return matched.trim().length * 2 >= title.trim().length;
+}
+
+const flat = (s: string): string => s.replace(/\s+/g, ' ').trim();
+
 /** Error signatures found in a page's title and the beginning of its text. */
-export function findSignatures(title: string, text: string): SignatureMatch[] {
+export function findSignatures(fullTitle: string, text: string): SignatureMatch[] {
+  const title = fullTitle.slice(0, MAX_TITLE_SCAN_CHARS);
   const haystack = `${title}\n${text.slice(0, SIGNATURE_SCAN_CHARS)}`;
   const found: SignatureMatch[] = [];
   for (const signature of ERROR_SIGNATURES) {
+    const inTitle = title === '' ? null : signature.pattern.exec(title);
+    if (inTitle !== null && titleIsError(title, inTitle[0])) {
+      found.push({
+        id: signature.id,
+        description: signature.description,
+        excerpt: flat(title),
+        where: 'title',
+      });
+      continue;
+    }
     const match = signature.pattern.exec(haystack);
     if (match === null) continue;
     const start = Math.max(0, match.index - 40);
     found.push({
       id: signature.id,
       description: signature.description,
-      excerpt: haystack
-        .slice(start, match.index + match[0].length + 80)
-        .replace(/\s+/g, ' ')
-        .trim(),
+      excerpt: flat(haystack.slice(start, match.index + match[0].length + 80)),
+      where: 'text',
     });
   }
   return found;
@@ -114,35 +142,4 @@ export function findSignatures(title: string, text: string): SignatureMatch[] {
 /** A page that shows (almost) nothing: no text and no title. */
 export function isBlank(title: string, text: string): boolean {
   return title.trim() === '' && text.replace(/\s+/g, '').length < 3;
-}
-
-const TAG_RE =
-  /<(script|style|noscript|template)\b[^>]*>[\s\S]*?<\/\1\s*>|<!--[\s\S]*?-->|<[^>]+>/gi;
-const ENTITIES: Record<string, string> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: ' ',
-};
-
-/** Title and rough visible text of an HTML document, for signature matching without a browser. */
-export function htmlText(html: string): { title: string; text: string } {
-  const title = /<title\b[^>]*>([\s\S]*?)<\/title\s*>/i.exec(html)?.[1] ?? '';
-  const body = html.slice(0, 200_000).replace(/<head\b[\s\S]*?<\/head\s*>/i, ' ');
-  const decode = (s: string): string =>
-    s.replace(/&(#\d+|#x[\da-f]+|[a-z]+);/gi, (m, e: string) => {
-      if (e.startsWith('#x') || e.startsWith('#X'))
-        return String.fromCodePoint(parseInt(e.slice(2), 16) || 32);
-      if (e.startsWith('#')) return String.fromCodePoint(Number(e.slice(1)) || 32);
-      return ENTITIES[e.toLowerCase()] ?? m;
-    });
-  return {
-    title: decode(title).replace(/\s+/g, ' ').trim(),
-    text: decode(body.replace(TAG_RE, ' '))
-      .replace(/[ \t\r\f\v]+/g, ' ')
-      .replace(/\s*\n\s*/g, '\n')
-      .trim(),
-  };
 }
