@@ -87,7 +87,9 @@ describe('the control-plane image', () => {
       expect(buildRecipe(s.image, join(ROOT, 'stack'))?.target, s.name).toBe(
         expectedImage.slice('datamancy/'.length),
       );
-      expect(s.user, s.name).toBe('1000:1000');
+      // the socket proxies run as root (the engine socket is root's), with the reason given
+      expect(s.user, s.name).toBe(s.dockerSocket ? '0:0' : '1000:1000');
+      if (s.dockerSocket) expect(s.userReason, s.name).toMatch(/socket/);
       expect(s.command?.[0], s.name).toBe('serve');
       const service = s.command?.[1] ?? '';
       expect(

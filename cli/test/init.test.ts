@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -22,7 +23,13 @@ import {
   loadCatalog,
   oidcDigestFile,
   oidcSecretVar,
+  SECRET_DIGESTS_PATH,
+  secretSpecs,
+  serviceTokens,
+  serviceTokenVar,
+  TOKENS_FILE_PATH,
 } from '@datamancy/catalog';
+import { loadTokensFile } from '@datamancy/core';
 import { interpolate, parseDotEnv } from '@datamancy/stack-discovery';
 import { startPostgres, startSlapd } from '@datamancy/testkit';
 import { ensureDirectories } from '../src/stack-runner/apply.ts';
@@ -68,13 +75,16 @@ describe('datamancy init', () => {
     interpolate(compose, { env, onMissing: (name) => missing.add(name) });
     expect([...missing]).toEqual([]);
     // and every name in .env is read: by the compose file, or it is a bootstrap account's
-    // password (hashed into ldap/secrets), or compose's project name
+    // password (hashed into ldap/secrets), a Datamancy token (its digest in the tokens file:
+    // the operator's admin token, Prometheus' scrape token), or compose's project name
     const accounts = catalog.identity.users.map((u) => ldapUserPasswordVar(u.uid));
+    const tokens = ['DATAMANCY_API_TOKEN', ...serviceTokens(catalog).map((t) => t.envVar)];
     for (const name of Object.keys(env)) {
       const read =
         compose.includes(`\${${name}}`) ||
         compose.includes(`\${${name}:-`) ||
         accounts.includes(name) ||
+        tokens.includes(name) ||
         name === 'COMPOSE_PROJECT_NAME';
       expect(read, `${name} is not read by the stack`).toBe(true);
     }
@@ -99,7 +109,7 @@ describe('datamancy init', () => {
     const res = await init();
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/\(0 new, \d+ kept\)/);
-    expect(res.stdout).toContain('derived files: 8 kept');
+    expect(res.stdout).toContain('derived files: 10 kept');
     expect(readFileSync(join(stack, '.env'), 'utf8')).toBe(before);
     expect(derived.map((f) => readFileSync(join(stack, f), 'utf8'))).toEqual(contents);
     for (const value of Object.values(env).filter((v) => v.length >= 32))
@@ -262,7 +272,7 @@ describe('datamancy init', () => {
     expect(res.stdout + res.stderr).toContain('SUCCESS');
     expect(res.status).toBe(0);
     expect(readFileSync(join(stack, 'prometheus', 'secrets', 'token'), 'utf8')).toBe(
-      env.DATAMANCY_API_TOKEN,
+      env.DATAMANCY_TOKEN_PROMETHEUS,
     );
     const jobs = (parseYaml(prom) as { scrape_configs: { job_name: string }[] }).scrape_configs.map(
       (j) => j.job_name,
@@ -303,6 +313,61 @@ describe('datamancy init', () => {
       rmSync(internal, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("writes each service's own token and a tokens file of digests core loads", () => {
+    const digest = (v: string | undefined) =>
+      createHash('sha256')
+        .update(v ?? '')
+        .digest('hex');
+    const holders = serviceTokens(catalog);
+    expect(holders.map((t) => t.service)).toEqual([
+      'litellm',
+      'probe',
+      'prometheus',
+      'tool-server',
+    ]);
+    for (const name of ['DATAMANCY_API_TOKEN', ...holders.map((t) => t.envVar)])
+      expect(env[name], name).toMatch(/^dmcy_[A-Za-z0-9_-]{43}$/); // core's generateToken
+    const path = join(stack, TOKENS_FILE_PATH);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const entries = loadTokensFile(path);
+    expect(entries).toEqual([
+      { name: 'admin', sha256: digest(env.DATAMANCY_API_TOKEN), scopes: ['admin'], kind: 'person' },
+      ...holders.map((t) => ({
+        name: t.service,
+        sha256: digest(env[t.envVar]),
+        scopes: [...t.scopes].sort(),
+        kind: 'service',
+      })),
+    ]);
+    // the file holds digests only: no token appears in it
+    const text = readFileSync(path, 'utf8');
+    for (const name of ['DATAMANCY_API_TOKEN', ...holders.map((t) => t.envVar)])
+      expect(text).not.toContain(env[name] ?? '');
+    // LiteLLM and Prometheus hold nothing that mutates
+    for (const name of ['litellm', 'prometheus']) {
+      const scopes = entries.find((e) => e.name === name)?.scopes ?? [];
+      for (const bad of ['host.docker.write', 'host.network.ssh', 'admin'] as const)
+        expect(scopes, name).not.toContain(bad);
+    }
+    // Prometheus' token file is its own token
+    expect(readFileSync(join(stack, 'prometheus', 'secrets', 'token'), 'utf8')).toBe(
+      env[serviceTokenVar('prometheus')],
+    );
+  });
+
+  it('writes the digest of every .env secret for the tool server to redact', () => {
+    const digest = (v: string) => createHash('sha256').update(v).digest('hex');
+    const doc = JSON.parse(readFileSync(join(stack, SECRET_DIGESTS_PATH), 'utf8')) as {
+      sha256: string[];
+    };
+    const secrets = secretSpecs(catalog).map((s) => env[s.name] ?? '');
+    expect(secrets.length).toBeGreaterThan(20);
+    expect(secrets.every((v) => v.length >= 32)).toBe(true);
+    expect(doc.sha256).toEqual([...new Set(secrets.map(digest))].sort());
+    // settings are not secrets
+    expect(doc.sha256).not.toContain(digest(env.DOMAIN ?? ''));
+  });
 
   it('writes the ops SSH key pair', () => {
     const dir = join(stack, 'secrets', 'ops');
@@ -374,6 +439,8 @@ describe('the initialised stack, as datamancy up plans it', () => {
     expect(owner('ldap/secrets')).toBe('1001:1001');
     expect(owner('prometheus/secrets')).toBe('65534:65534');
     expect(owner('secrets/ops')).toBe('1000:1000');
+    expect(owner('secrets/tokens')).toBe('1000:1000');
+    expect(owner('secrets/redaction')).toBe('1000:1000');
     expect(owner('data/grafana-data')).toBe('472:472');
     expect(statSync(join(stack, 'ldap', 'secrets', 'admin.ssha')).uid).toBe(1001);
     expect(statSync(join(stack, 'data', 'postgres-data')).isDirectory()).toBe(true);
@@ -406,7 +473,10 @@ describe('datamancy secrets', () => {
     });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('restart to apply: outline');
+    expect(res.stdout).toContain(
+      'restart to apply: outline, tool-server (datamancy up recreates outline; docker restart tool-server)',
+    );
+    expect(res.stdout).toContain(`refreshed ${oidcDigestFile('outline')}, ${SECRET_DIGESTS_PATH}`);
     const after = readEnv();
     expect(after.OIDC_OUTLINE_SECRET).not.toBe(before.OIDC_OUTLINE_SECRET);
     expect({ ...after, OIDC_OUTLINE_SECRET: '' }).toEqual({ ...before, OIDC_OUTLINE_SECRET: '' });
@@ -442,4 +512,35 @@ describe('datamancy secrets', () => {
       key,
     );
   }, 60_000);
+
+  it("rotates a service's token: its digest in the tokens file and the secret digests follow", async () => {
+    const sha = (v: string | undefined) =>
+      createHash('sha256')
+        .update(v ?? '')
+        .digest('hex');
+    const tokensBefore = loadTokensFile(join(stack, TOKENS_FILE_PATH));
+    const token = await runCli(['secrets', 'rotate', 'DATAMANCY_TOKEN_LITELLM', '--dir', stack], {
+      cwd: work,
+    });
+    expect(token.stderr).toBe('');
+    expect(token.stdout).toContain(`refreshed ${TOKENS_FILE_PATH}, ${SECRET_DIGESTS_PATH}`);
+    expect(token.stdout).toMatch(
+      /restart to apply: browser, litellm, model-router, probe, speech-gateway, tool-server \(datamancy up recreates litellm; docker restart browser model-router probe speech-gateway tool-server\)/,
+    );
+    const rotatedEnv = readEnv();
+    expect(rotatedEnv.DATAMANCY_TOKEN_LITELLM).not.toBe(env.DATAMANCY_TOKEN_LITELLM);
+    const tokensAfter = loadTokensFile(join(stack, TOKENS_FILE_PATH));
+    expect(tokensAfter.find((t) => t.name === 'litellm')?.sha256).toBe(
+      sha(rotatedEnv.DATAMANCY_TOKEN_LITELLM),
+    );
+    expect(tokensAfter.filter((t) => t.name !== 'litellm')).toEqual(
+      tokensBefore.filter((t) => t.name !== 'litellm'),
+    );
+    const digests = (
+      JSON.parse(readFileSync(join(stack, SECRET_DIGESTS_PATH), 'utf8')) as { sha256: string[] }
+    ).sha256;
+    expect(digests).toContain(sha(rotatedEnv.DATAMANCY_TOKEN_LITELLM));
+    expect(digests).not.toContain(sha(env.DATAMANCY_TOKEN_LITELLM));
+    env = rotatedEnv;
+  }, 90_000);
 });

@@ -1,7 +1,8 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import {
   defaultTlsMode,
+  derivedFileReaders,
   formatDotEnv,
   generateSecret,
   ldapUserPasswordVar,
@@ -193,7 +194,7 @@ export function registerInit(program: Command): void {
       for (const s of secretSpecs(stack.catalog)) {
         const state = env[s.name] === undefined ? 'MISSING' : 'set';
         process.stdout.write(
-          `${s.name.padEnd(36)} ${state.padEnd(8)} ${s.readBy.join(', ') || '(LDAP account)'}${s.derived.length > 0 ? ` → ${s.derived.join(', ')}` : ''}\n`,
+          `${s.name.padEnd(36)} ${state.padEnd(8)} ${s.readBy.join(', ') || `(${s.note ?? 'no service'})`}${s.derived.length > 0 ? ` → ${s.derived.join(', ')}` : ''}\n`,
         );
       }
       process.stdout.write(
@@ -240,13 +241,29 @@ export function registerInit(program: Command): void {
         );
       }
       const { env } = writeEnv(stack, settings, existing, new Set([name]));
-      syncDerivedFiles(stack, env, new Set(spec.derived));
+      // its own derived files, and those that follow from every secret (the secret digests)
+      const refreshed = syncDerivedFiles(stack, env, new Set(spec.derived))
+        .filter((d) => d.action !== 'kept')
+        .map((d) => relative(stack.dir, d.path));
       const rendered = writeRendered(stack);
       out.write(
-        `${name}: replaced in ${stack.envPath}${spec.derived.length > 0 ? `; refreshed ${spec.derived.join(', ')}` : ''}${rendered.length > 0 ? `; re-rendered ${String(rendered.length)} file(s)` : ''}\n`,
+        `${name}: replaced in ${stack.envPath}${refreshed.length > 0 ? `; refreshed ${refreshed.join(', ')}` : ''}${rendered.length > 0 ? `; re-rendered ${String(rendered.length)} file(s)` : ''}\n`,
       );
-      if (spec.readBy.length > 0)
-        out.write(`restart to apply: ${spec.readBy.join(', ')} (datamancy up recreates them)\n`);
+      // services whose environment holds it are recreated by up; those that read a refreshed
+      // file load it at start and need a restart
+      const readers = derivedFileReaders(stack.catalog);
+      const inEnv = spec.inEnvironment;
+      const byFile = [...new Set(refreshed.flatMap((f) => readers[f] ?? []))]
+        .filter((s) => !inEnv.includes(s))
+        .sort();
+      const restart = [...new Set([...inEnv, ...byFile])].sort();
+      if (restart.length > 0) {
+        const parts = [
+          inEnv.length > 0 ? `datamancy up recreates ${inEnv.join(', ')}` : '',
+          byFile.length > 0 ? `docker restart ${byFile.join(' ')}` : '',
+        ].filter(Boolean);
+        out.write(`restart to apply: ${restart.join(', ')} (${parts.join('; ')})\n`);
+      }
       const db = stack.catalog.services.find((s) => s.database?.passwordVar === name)?.database;
       if (db !== undefined) {
         out.write(

@@ -232,6 +232,7 @@ async function ensureNetworks(
       await engine.createNetwork(spec);
       created.push(spec.name);
     } else if (
+      // (the engine's summary has no ip_range to compare; a changed range needs down and up too)
       have.internal !== spec.internal ||
       (spec.subnet !== undefined && !have.subnets.includes(spec.subnet))
     ) {
@@ -273,7 +274,12 @@ async function startService(
   }
   await engine.createContainer(service.container, service.body);
   for (const network of service.networks.slice(1))
-    await engine.connectNetwork(network, service.container, [service.name]);
+    await engine.connectNetwork(
+      network,
+      service.container,
+      [service.name],
+      service.addresses[network],
+    );
   await engine.start(service.container);
   return action;
 }

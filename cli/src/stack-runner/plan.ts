@@ -32,8 +32,13 @@ export interface PlannedService {
   profiles: string[];
   dependsOn: { service: string; condition: string }[];
   image: string;
-  /** Project-scoped network names, the first given at create, the rest connected after. */
+  /**
+   * Project-scoped network names, the first given at create, the rest connected after; a
+   * network with a fixed address comes first.
+   */
   networks: string[];
+  /** Fixed IPv4 addresses (compose `ipv4_address`) by project-scoped network name. */
+  addresses: Record<string, string>;
   binds: Bind[];
   hasHealthcheck: boolean;
   body: Record<string, unknown>;
@@ -208,11 +213,17 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
   const networks: NetworkSpec[] = Object.entries(
     (doc.networks ?? {}) as Record<string, Json | null>,
   ).map(([name, n]) => {
-    const subnet = (n?.ipam as { config?: { subnet?: string }[] } | undefined)?.config?.[0]?.subnet;
+    const ipam = (n?.ipam as { config?: { subnet?: string; ip_range?: string }[] } | undefined)
+      ?.config?.[0];
+    const subnet = ipam?.subnet;
+    const ipRange = ipam?.ip_range;
+    if (ipRange !== undefined && subnet === undefined)
+      issues.push({ path: `networks.${name}.ipam`, message: 'an ip_range needs its subnet' });
     return {
       name: scoped(name),
       internal: n?.internal === true,
       ...(subnet === undefined ? {} : { subnet }),
+      ...(ipRange === undefined ? {} : { ipRange }),
       labels: { [PROJECT_LABEL]: project, 'com.docker.compose.network': name },
     };
   });
@@ -234,14 +245,36 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
       typeof value.container_name === 'string' ? value.container_name : `${project}-${name}-1`;
     const labels = stringMap(value.labels, `${path}.labels`, issues);
     const phase = Number(labels[PHASE_LABEL] ?? 0);
-    const netList = Array.isArray(value.networks)
-      ? value.networks.map(String)
-      : Object.keys(value.networks ?? {});
-    const serviceNetworks = (netList.length === 0 ? ['default'] : netList).map(scoped);
-    for (const n of netList) {
-      if (!networks.some((x) => x.name === scoped(n)))
+    const netMap: Record<string, Json | null> = Array.isArray(value.networks)
+      ? Object.fromEntries(value.networks.map((n) => [String(n), null]))
+      : ((value.networks ?? {}) as Record<string, Json | null>);
+    const addresses: Record<string, string> = {};
+    for (const [n, spec] of Object.entries(netMap)) {
+      const network = networks.find((x) => x.name === scoped(n));
+      if (network === undefined) {
         issues.push({ path: `${path}.networks`, message: `unknown network "${n}"` });
+        continue;
+      }
+      const address = spec?.ipv4_address;
+      if (address === undefined) continue;
+      if (typeof address !== 'string' || !/^(\d{1,3}\.){3}\d{1,3}$/.test(address))
+        issues.push({
+          path: `${path}.networks.${n}.ipv4_address`,
+          message: `${JSON.stringify(address)} is not an IPv4 address`,
+        });
+      else if (network.subnet === undefined)
+        issues.push({
+          path: `${path}.networks.${n}.ipv4_address`,
+          message: `a fixed address needs a subnet on network "${n}"`,
+        });
+      else addresses[scoped(n)] = address;
     }
+    // networks with a fixed address first (the create request carries the first's address),
+    // the rest in their written order
+    const netList = Object.keys(netMap).sort(
+      (a, b) => Number(scoped(b) in addresses) - Number(scoped(a) in addresses),
+    );
+    const serviceNetworks = (netList.length === 0 ? ['default'] : netList).map(scoped);
     if (netList.length === 0 && !networks.some((x) => x.name === scoped('default')))
       networks.push({
         name: scoped('default'),
@@ -341,7 +374,16 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
               })),
             }),
       },
-      NetworkingConfig: { EndpointsConfig: { [serviceNetworks[0] ?? '']: { Aliases: [name] } } },
+      NetworkingConfig: {
+        EndpointsConfig: {
+          [serviceNetworks[0] ?? '']: {
+            Aliases: [name],
+            ...(addresses[serviceNetworks[0] ?? ''] === undefined
+              ? {}
+              : { IPAMConfig: { IPv4Address: addresses[serviceNetworks[0] ?? ''] } }),
+          },
+        },
+      },
     };
     const cmd = stringList(value.command, `${path}.command`, issues);
     if (cmd !== undefined) body.Cmd = cmd;
@@ -351,7 +393,16 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
     if (typeof value.working_dir === 'string') body.WorkingDir = value.working_dir;
     if (hc !== undefined) body.Healthcheck = hc;
     const hash = createHash('sha256')
-      .update(JSON.stringify(sortKeys({ body, networks: serviceNetworks })))
+      .update(
+        JSON.stringify(
+          sortKeys({
+            body,
+            networks: serviceNetworks,
+            // only when set, so services without a fixed address keep their hash
+            ...(Object.keys(addresses).length > 0 ? { addresses } : {}),
+          }),
+        ),
+      )
       .digest('hex')
       .slice(0, 16);
     (body.Labels as Record<string, string>)[HASH_LABEL] = hash;
@@ -363,6 +414,7 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
       dependsOn,
       image: value.image,
       networks: serviceNetworks,
+      addresses,
       binds,
       hasHealthcheck: hc !== undefined && (hc.Test as string[])[0] !== 'NONE',
       body,

@@ -5,16 +5,44 @@ export {
   GENERATED_HEADER,
   loadCatalog,
   parseCatalog,
+  publicServices,
   renderCaddyfile,
+  renderCaddySite,
+  renderCaddySnippets,
   renderCompose,
+  SSO_HEADERS,
+  STACK_CADDY_TARGETS,
 } from './render.ts';
+export type { CaddyTargets } from './render.ts';
 export {
   CatalogSchema,
   CatalogServiceSchema,
+  INTERNAL_NETWORKS,
+  NETWORK_IP_RANGES,
   NETWORK_SUBNETS,
   NETWORKS,
   PROFILES,
+  SOCKET_NETWORKS,
 } from './schema.ts';
+export {
+  EDGE_SERVICE,
+  edgeAddress,
+  mountsEngineSocket,
+  trustedEdgeAddress,
+} from './network-policy.ts';
+export {
+  ADMIN_TOKEN_VAR,
+  isControlPlaneService,
+  renderSecretDigests,
+  renderTokensFile,
+  SECRET_DIGESTS_MOUNT,
+  SECRET_DIGESTS_PATH,
+  serviceTokens,
+  serviceTokenVar,
+  TOKENS_FILE_MOUNT,
+  TOKENS_FILE_PATH,
+} from './tokens.ts';
+export type { ServiceToken } from './tokens.ts';
 export type { AiModel, Catalog, CatalogService, Identity, NetworkName } from './schema.ts';
 export { renderStack, STACK_FILES } from './stack.ts';
 export type { RenderedFile, StackFile } from './stack.ts';
@@ -46,6 +74,7 @@ export { composeVariables } from './env-vars.ts';
 export type { ComposeVariables } from './env-vars.ts';
 export {
   defaultTlsMode,
+  derivedFileReaders,
   derivedFiles,
   formatDotEnv,
   generateIssuerKey,

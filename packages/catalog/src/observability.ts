@@ -8,7 +8,7 @@ import type { Catalog } from './schema.ts';
  * PostgreSQL, ClickHouse), the dashboard provider, and the control-plane dashboard.
  */
 
-/** Where Prometheus finds the control plane's token (rendered mount of prometheus/secrets). */
+/** Where Prometheus finds its own token, metrics.read only (rendered mount of prometheus/secrets). */
 export const PROMETHEUS_TOKEN_FILE = '/etc/prometheus/secrets/token';
 
 export function renderPrometheusConfig(catalog: Catalog): string {

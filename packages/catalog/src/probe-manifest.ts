@@ -29,7 +29,10 @@ function edgeNeeds(catalog: Catalog): Set<string> {
 
 function entry(s: CatalogService, edge: Set<string>): Record<string, unknown> {
   const checks: Record<string, unknown>[] = [];
-  if (s.port !== undefined && !speaksHttp(s))
+  // a socket holder shares a network with its few callers only, never with the probe: its
+  // container (health included) is what the probe sees of it
+  const reachable = s.port !== undefined && !s.dockerSocket;
+  if (reachable && !speaksHttp(s))
     checks.push({ kind: 'tcp', name: 'port', host: s.name, port: s.port });
   checks.push({ kind: 'container', name: 'container' });
   const dependsOn = new Set(s.dependsOn);
@@ -42,9 +45,7 @@ function entry(s: CatalogService, edge: Set<string>): Record<string, unknown> {
     container: s.name,
     group: s.profiles[0],
     ...(dependsOn.size === 0 ? {} : { dependsOn: [...dependsOn].sort() }),
-    ...(s.port !== undefined && speaksHttp(s)
-      ? { internal: [`http://${s.name}:${String(s.port)}/`] }
-      : {}),
+    ...(reachable && speaksHttp(s) ? { internal: [`http://${s.name}:${String(s.port)}/`] } : {}),
     ...(s.hostname === undefined ? {} : { external: [`https://${s.hostname}.\${DOMAIN}/`] }),
     checks,
   };

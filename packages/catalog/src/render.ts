@@ -7,6 +7,8 @@ import {
 } from '@datamancy/core';
 import {
   CatalogSchema,
+  INTERNAL_NETWORKS,
+  NETWORK_IP_RANGES,
   NETWORK_SUBNETS,
   NETWORKS,
   PROFILES,
@@ -14,6 +16,17 @@ import {
   type CatalogService,
 } from './schema.ts';
 import { oidcSecretVar } from './authelia.ts';
+import { checkNetworkPolicy, trustedEdgeAddress } from './network-policy.ts';
+import {
+  checkTokens,
+  isControlPlaneService,
+  SECRET_DIGESTS_DIR_MOUNT,
+  SECRET_DIGESTS_MOUNT,
+  SECRET_DIGESTS_PATH,
+  TOKENS_DIR_MOUNT,
+  TOKENS_FILE_MOUNT,
+  TOKENS_FILE_PATH,
+} from './tokens.ts';
 
 /**
  * Rendering: catalog → `docker-compose.yml` and the Caddyfile. Deterministic (sorted keys
@@ -59,10 +72,16 @@ export function parseCatalog(document: unknown, origin = 'stack/catalog.yaml'): 
         path: `services[${i}].user`,
         message: 'run as a non-root user (user: "uid:gid"), or say why not (userReason)',
       });
-    if (s.user !== undefined && s.userReason !== undefined)
+    const root = s.user !== undefined && /^0(:|$)/.test(s.user);
+    if (s.user !== undefined && s.userReason !== undefined && !root)
       issues.push({
         path: `services[${i}].userReason`,
         message: 'a service with a user needs no reason',
+      });
+    if (root && s.userReason === undefined)
+      issues.push({
+        path: `services[${i}].userReason`,
+        message: 'a service that runs as root (user 0) says why',
       });
     if (s.sso !== 'none' && s.hostname === undefined)
       issues.push({ path: `services[${i}].hostname`, message: `sso ${s.sso} needs a hostname` });
@@ -116,6 +135,7 @@ export function parseCatalog(document: unknown, origin = 'stack/catalog.yaml'): 
           target === undefined ? `unknown service "${m.service}"` : `${m.service} has no port`,
       });
   });
+  issues.push(...checkNetworkPolicy(catalog), ...checkTokens(catalog));
   if (issues.length > 0) throw new ConfigError(issues, origin);
   return catalog;
 }
@@ -175,9 +195,22 @@ function composeService(
     );
   }
   if (s.publish.length > 0) out.ports = s.publish;
-  out.networks = [...s.networks].sort();
+  const networks = [...s.networks].sort();
+  // a fixed address needs the long form; everyone else keeps the list
+  out.networks =
+    Object.keys(s.ipv4Address).length === 0
+      ? networks
+      : Object.fromEntries(
+          networks.map((n) => {
+            const address = s.ipv4Address[n];
+            return [n, address === undefined ? {} : { ipv4_address: address }];
+          }),
+        );
   const volumes = s.volumes.map((v) => (isNamedVolume(v) ? `${DATA_DIR_VAR}/${v}` : v));
   if (s.trustsEdgeCa) volumes.push(`${DATA_DIR_VAR}/${EDGE_CA_SOURCE}:${EDGE_CA_DIR}:ro`);
+  if (isControlPlaneService(s)) volumes.push(`./${dirOf(TOKENS_FILE_PATH)}:${TOKENS_DIR_MOUNT}:ro`);
+  if (s.redactsSecrets)
+    volumes.push(`./${dirOf(SECRET_DIGESTS_PATH)}:${SECRET_DIGESTS_DIR_MOUNT}:ro`);
   if (volumes.length > 0) out.volumes = volumes;
   out.healthcheck = {
     test: s.healthcheck.test,
@@ -218,6 +251,8 @@ export const DATA_DIR_VAR = '${STACK_DATA_DIR}';
 const EDGE_CA_SOURCE = 'caddy-data/caddy/pki/authorities/local';
 export const EDGE_CA_DIR = '/etc/datamancy/edge-ca';
 
+const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
+
 /** `name:/path` — a data volume, as opposed to `./file:/path` or `/host:/path`. */
 function isNamedVolume(spec: string): boolean {
   return /^[a-z0-9][\w.-]*:/.test(spec);
@@ -225,7 +260,9 @@ function isNamedVolume(spec: string): boolean {
 
 /**
  * Environment the renderer adds: database passwords for PostgreSQL's first start, upstream
- * keys for LiteLLM's models, the edge CA for services that trust it.
+ * keys for LiteLLM's models, the edge CA for services that trust it, the edge's address for
+ * services that trust its SSO headers, the tokens file for the control plane, the secret
+ * digests for services that redact them.
  */
 function extraEnvironment(s: CatalogService, catalog: Catalog): Record<string, string> {
   const env: Record<string, string> = {};
@@ -241,6 +278,10 @@ function extraEnvironment(s: CatalogService, catalog: Catalog): Record<string, s
     }
   }
   if (s.trustsEdgeCa) env.NODE_EXTRA_CA_CERTS = `${EDGE_CA_DIR}/root.crt`;
+  const edge = trustedEdgeAddress(catalog, s);
+  if (edge !== undefined) for (const name of s.trustedProxyEnv) env[name] = edge;
+  if (isControlPlaneService(s)) env.DATAMANCY_TOKENS_FILE = TOKENS_FILE_MOUNT;
+  if (s.redactsSecrets) env.DATAMANCY_SECRET_DIGESTS_FILE = SECRET_DIGESTS_MOUNT;
   return env;
 }
 
@@ -260,23 +301,108 @@ export function renderCompose(catalog: Catalog): string {
       ]),
     ),
     networks: Object.fromEntries(
-      NETWORKS.map((n) => [
-        n,
-        {
-          driver: 'bridge',
-          ...(n === 'database' ? { internal: true } : {}),
-          ipam: { config: [{ subnet: NETWORK_SUBNETS[n] }] },
-        },
-      ]),
+      NETWORKS.map((n) => {
+        const range = NETWORK_IP_RANGES[n];
+        return [
+          n,
+          {
+            driver: 'bridge',
+            ...(INTERNAL_NETWORKS.has(n) ? { internal: true } : {}),
+            ipam: {
+              config: [
+                { subnet: NETWORK_SUBNETS[n], ...(range === undefined ? {} : { ip_range: range }) },
+              ],
+            },
+          },
+        ];
+      }),
     ),
   };
   return GENERATED_HEADER + stringify(document, { lineWidth: 0 });
+}
+
+/** Where the Caddyfile's sites and forward-auth point: the stack's names, or a test's loopback. */
+export interface CaddyTargets {
+  /** The site address of a public service. */
+  address(s: CatalogService): string;
+  /** The upstream `reverse_proxy` sends a service's requests to. */
+  upstream(s: CatalogService): string;
+  /** Authelia's address for forward-auth. */
+  authelia: string;
+}
+
+export const STACK_CADDY_TARGETS: CaddyTargets = {
+  address: (s) => `${s.hostname ?? ''}.{$DOMAIN}`,
+  upstream: (s) => `${s.name}:${String(s.port)}`,
+  authelia: 'authelia:9091',
+};
+
+/** The identity headers Authelia answers forward-auth with and Caddy copies to the app. */
+export const SSO_HEADERS = ['Remote-User', 'Remote-Groups', 'Remote-Name', 'Remote-Email'] as const;
+
+/**
+ * The snippets every site uses: `strip_remote_headers` drops every client-sent `Remote-*`
+ * (and `Remote_*`, which some frameworks read as the same) header, so identity headers an app
+ * sees come from Authelia only; `authelia` asks Authelia and copies the headers of its answer,
+ * and only those it sent (Caddy before 2.7 sets an unresolved placeholder for a missing one).
+ */
+export function renderCaddySnippets(targets: CaddyTargets = STACK_CADDY_TARGETS): string[] {
+  const unset = SSO_HEADERS.flatMap((h) => {
+    const matcher = `@unset_${h.toLowerCase().replace(/-/g, '_')}`;
+    return [
+      `\t${matcher} header_regexp ${h} ^\\{http\\.reverse_proxy\\.header\\.`,
+      `\trequest_header ${matcher} -${h}`,
+    ];
+  });
+  return [
+    '(strip_remote_headers) {',
+    '\trequest_header -Remote-*',
+    '\trequest_header -Remote_*',
+    '}',
+    '',
+    '(authelia) {',
+    `\tforward_auth ${targets.authelia} {`,
+    '\t\turi /api/authz/forward-auth',
+    `\t\tcopy_headers ${SSO_HEADERS.join(' ')}`,
+    '\t}',
+    ...unset,
+    '}',
+  ];
+}
+
+/**
+ * One site. Its handlers sit in a `route`, which keeps the written order (Caddy's default
+ * order would run `request_header` after `forward_auth` and drop Authelia's headers too):
+ * strip, then the address allowlist, then forward-auth, then the proxy.
+ */
+export function renderCaddySite(
+  s: CatalogService,
+  targets: CaddyTargets = STACK_CADDY_TARGETS,
+): string[] {
+  const lines = [`${targets.address(s)} {`, '\troute {', '\t\timport strip_remote_headers'];
+  if (s.name === 'litellm') {
+    lines.push(
+      '\t\t@outside not remote_ip {$API_LITELLM_ALLOWLIST}',
+      '\t\trespond @outside "forbidden" 403',
+    );
+  }
+  if (s.sso === 'forward-auth') lines.push('\t\timport authelia');
+  lines.push(`\t\treverse_proxy ${targets.upstream(s)}`, '\t}', '}');
+  return lines;
+}
+
+/** The public services, in the Caddyfile's order. */
+export function publicServices(catalog: Catalog): CatalogService[] {
+  return catalog.services
+    .filter((s) => s.hostname !== undefined && s.port !== undefined)
+    .sort((a, b) => (a.hostname ?? '').localeCompare(b.hostname ?? ''));
 }
 
 /**
  * The Caddyfile: one site per public service. Forward-auth services go through Authelia
  * (`Remote-*` headers copied to the app); OIDC and bypass services are proxied as they are
  * (the app does its own sign-in); LiteLLM's API host answers only the allowlisted addresses.
+ * Every site strips client-sent `Remote-*` headers first.
  */
 export function renderCaddyfile(catalog: Catalog): string {
   const lines: string[] = [
@@ -288,27 +414,9 @@ export function renderCaddyfile(catalog: Catalog): string {
     '\tadmin localhost:2019',
     '}',
     '',
-    '(authelia) {',
-    '\tforward_auth authelia:9091 {',
-    '\t\turi /api/authz/forward-auth',
-    '\t\tcopy_headers Remote-User Remote-Groups Remote-Name Remote-Email',
-    '\t}',
-    '}',
+    ...renderCaddySnippets(),
     '',
   ];
-  const sites = catalog.services
-    .filter((s) => s.hostname !== undefined && s.port !== undefined)
-    .sort((a, b) => (a.hostname ?? '').localeCompare(b.hostname ?? ''));
-  for (const s of sites) {
-    lines.push(`${s.hostname ?? ''}.{$DOMAIN} {`);
-    if (s.name === 'litellm') {
-      lines.push(
-        '\t@outside not remote_ip {$API_LITELLM_ALLOWLIST}',
-        '\trespond @outside "forbidden" 403',
-      );
-    }
-    if (s.sso === 'forward-auth') lines.push('\timport authelia');
-    lines.push(`\treverse_proxy ${s.name}:${String(s.port)}`, '}', '');
-  }
+  for (const s of publicServices(catalog)) lines.push(...renderCaddySite(s), '');
   return `${lines.join('\n').trimEnd()}\n`;
 }

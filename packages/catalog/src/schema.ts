@@ -1,19 +1,43 @@
 import { z } from 'zod';
+import { SCOPES } from '@datamancy/core';
 
 /**
  * The stack catalog (`stack/catalog.yaml`): one entry per service, from which the compose
  * file, the Caddyfile and the rest are rendered. Adding an app is one entry.
  */
 
-export const NETWORKS = ['frontend', 'backend', 'database'] as const;
+export const NETWORKS = ['frontend', 'backend', 'database', 'docker', 'docker-admin'] as const;
 export type NetworkName = (typeof NETWORKS)[number];
 
-/** The design's address plan; `database` is internal (no route out). */
+/** The design's address plan (docs/stack.md has who is on which network and why). */
 export const NETWORK_SUBNETS: Readonly<Record<NetworkName, string>> = {
   frontend: '172.20.0.0/24',
   backend: '172.21.0.0/24',
   database: '172.22.0.0/24',
+  docker: '172.23.0.0/24',
+  'docker-admin': '172.24.0.0/24',
 };
+
+/**
+ * Networks with no route out: the stores, and the two that carry the Engine API (each shared
+ * by one socket proxy and the few services allowed to call it).
+ */
+export const INTERNAL_NETWORKS: ReadonlySet<NetworkName> = new Set([
+  'database',
+  'docker',
+  'docker-admin',
+]);
+
+/**
+ * Where the engine hands out addresses to containers without a fixed one. Fixed addresses
+ * (`ipv4Address`) lie outside it, so no container started first can take them.
+ */
+export const NETWORK_IP_RANGES: Readonly<Partial<Record<NetworkName, string>>> = {
+  backend: '172.21.0.128/25',
+};
+
+/** The networks on which a socket holder serves the Engine API. */
+export const SOCKET_NETWORKS: ReadonlySet<NetworkName> = new Set(['docker', 'docker-admin']);
 
 export const PROFILES = [
   'bootstrap',
@@ -87,8 +111,37 @@ export const CatalogServiceSchema = z
       .string()
       .regex(/^\d+[mg]$/)
       .optional(),
-    /** The raw Docker socket is refused; only the socket proxy mounts it. */
+    /**
+     * A socket holder: one of the two proxies that mount the engine's socket, alone on a
+     * socket network (`docker`, `docker-admin`) with the services allowed to call it. Every
+     * other service is refused the socket.
+     */
     dockerSocket: z.boolean().default(false),
+    /** Fixed IPv4 addresses per network (outside the network's dynamic range). */
+    ipv4Address: z
+      .partialRecord(
+        z.enum(NETWORKS),
+        z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'an IPv4 address like 172.21.0.2'),
+      )
+      .default({}),
+    /**
+     * Environment variables the renderer sets to the edge's own address on this service's
+     * network: the one source of SSO headers (`Remote-*`) the service may trust.
+     */
+    trustedProxyEnv: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/)).default([]),
+    /**
+     * The service holds a Datamancy token of its own with these scopes: `init` writes it to
+     * `.env` as DATAMANCY_TOKEN_<NAME> and its digest to the tokens file.
+     */
+    datamancyToken: z
+      .object({ scopes: z.array(z.enum(SCOPES)).min(1) })
+      .strict()
+      .optional(),
+    /**
+     * The service is given the SHA-256 digests of every `.env` secret (its inspect output
+     * redacts any string that hashes to one).
+     */
+    redactsSecrets: z.boolean().default(false),
     gpu: z.boolean().default(false),
     command: z.array(z.string()).optional(),
     /** Path of a Prometheus endpoint (bearer token auth); Prometheus scrapes it. */

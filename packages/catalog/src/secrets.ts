@@ -7,11 +7,22 @@ import {
   randomInt,
   timingSafeEqual,
 } from 'node:crypto';
+import { generateToken } from '@datamancy/core';
 import { oidcDigestFile, oidcSecretVar, OIDC_ISSUER_KEY_FILE } from './authelia.ts';
 import { composeVariables } from './env-vars.ts';
 import { ldapHashFiles, ldapUserPasswordVar } from './ldif.ts';
 import { renderCompose } from './render.ts';
 import type { Catalog } from './schema.ts';
+import {
+  ADMIN_TOKEN_VAR,
+  isControlPlaneService,
+  renderSecretDigests,
+  renderTokensFile,
+  SECRET_DIGESTS_PATH,
+  serviceTokens,
+  serviceTokenVar,
+  TOKENS_FILE_PATH,
+} from './tokens.ts';
 
 /**
  * What `datamancy init` writes: `.env` (settings and every secret the rendered stack reads,
@@ -72,6 +83,8 @@ export function generatePassword(length = 32): string {
 
 /** A secret value for a variable, shaped by what its consumer expects. */
 export function generateSecret(name: string): string {
+  // Datamancy tokens: the admin token's generator in core (`dmcy_` and 256 bits)
+  if (name === ADMIN_TOKEN_VAR || name.startsWith('DATAMANCY_TOKEN_')) return generateToken();
   if (name === 'LITELLM_MASTER_KEY') return `sk-${randomBytes(24).toString('hex')}`;
   if (name === 'MASTODON_SECRET_KEY_BASE') return randomBytes(64).toString('hex');
   if (name.endsWith('_PASSWORD')) return generatePassword();
@@ -81,18 +94,27 @@ export function generateSecret(name: string): string {
 
 export interface SecretSpec {
   name: string;
-  /** Services whose environment reads it (empty: read through a derived file). */
+  /** Services that read it: in their environment, or (a token) through a derived file. */
   readBy: string[];
-  /** Derived files to refresh when it changes. */
+  /** Those of `readBy` whose environment holds it (`datamancy up` recreates them on a change). */
+  inEnvironment: string[];
+  /** Its own derived files (the secret digests follow every secret: they are re-derived too). */
   derived: string[];
+  /** What `.env` says about it when no service reads it. */
+  note?: string;
 }
 
-/** Every secret `.env` holds for this catalog: compose variables without a default, not settings. */
+/**
+ * Every secret `.env` holds for this catalog: compose variables without a default, not
+ * settings; the bootstrap accounts' passwords; the Datamancy tokens (the operator's admin
+ * token and each service's own, some read only through a derived file).
+ */
 export function secretSpecs(catalog: Catalog): SecretSpec[] {
   const compose = renderCompose(catalog);
   const { required } = composeVariables(compose);
   const settings = new Set<string>(SETTING_NAMES);
-  const readBy = (name: string): string[] =>
+  const features = stackFeatures(catalog);
+  const envReaders = (name: string): string[] =>
     catalog.services
       .filter(
         (s) =>
@@ -109,18 +131,49 @@ export function secretSpecs(catalog: Catalog): SecretSpec[] {
   for (const h of ldapHashFiles(catalog)) addDerived(h.passwordVar, h.path);
   for (const s of catalog.services.filter((x) => x.sso === 'oidc'))
     addDerived(oidcSecretVar(s.name), oidcDigestFile(s.name));
-  addDerived('DATAMANCY_API_TOKEN', PROMETHEUS_TOKEN_PATH);
+  const tokens = features.tokens
+    ? [ADMIN_TOKEN_VAR, ...serviceTokens(catalog).map((t) => t.envVar)]
+    : [];
+  for (const name of tokens) addDerived(name, TOKENS_FILE_PATH);
+  if (features.metrics) addDerived(serviceTokenVar('prometheus'), PROMETHEUS_TOKEN_PATH);
   const names = [
     ...required.filter((n) => !settings.has(n)),
-    ...(stackFeatures(catalog).ldap
-      ? catalog.identity.users.map((u) => ldapUserPasswordVar(u.uid))
-      : []),
+    ...(features.ldap ? catalog.identity.users.map((u) => ldapUserPasswordVar(u.uid)) : []),
+    ...tokens,
   ];
-  return [...new Set(names)].sort().map((name) => ({
-    name,
-    readBy: readBy(name),
-    derived: derivedFrom.get(name) ?? [],
-  }));
+  return [...new Set(names)].sort().map((name) => {
+    const holder = serviceTokens(catalog).find((t) => t.envVar === name)?.service;
+    const inEnvironment = envReaders(name);
+    const readBy = [
+      ...new Set([...inEnvironment, ...(holder === undefined ? [] : [holder])]),
+    ].sort();
+    return {
+      name,
+      readBy,
+      inEnvironment,
+      derived: derivedFrom.get(name) ?? [],
+      ...(name === ADMIN_TOKEN_VAR
+        ? { note: "the operator's admin token, for the CLI; services get its digest only" }
+        : readBy.length === 0
+          ? { note: 'LDAP bootstrap account (signs in through Authelia)' }
+          : {}),
+    };
+  });
+}
+
+/**
+ * The services that read each derived file through a mount (they load it at start: restart
+ * them when it changes; `datamancy up` recreates only services whose configuration changed).
+ */
+export function derivedFileReaders(catalog: Catalog): Record<string, string[]> {
+  const features = stackFeatures(catalog);
+  const names = (pred: (s: Catalog['services'][number]) => boolean): string[] =>
+    catalog.services.filter(pred).map((s) => s.name);
+  return {
+    ...(features.tokens ? { [TOKENS_FILE_PATH]: names(isControlPlaneService) } : {}),
+    ...(features.secretDigests ? { [SECRET_DIGESTS_PATH]: names((s) => s.redactsSecrets) } : {}),
+    ...(features.metrics ? { [PROMETHEUS_TOKEN_PATH]: ['prometheus'] } : {}),
+  };
 }
 
 /** Which derived secrets a catalog needs: a stack without LDAP gets no LDAP hashes, and so on. */
@@ -128,21 +181,23 @@ export function stackFeatures(catalog: Catalog): {
   ldap: boolean;
   oidc: boolean;
   metrics: boolean;
+  tokens: boolean;
+  secretDigests: boolean;
 } {
-  const reads = (name: string): boolean =>
-    catalog.services.some((s) =>
-      Object.values(s.environment).some((v) => v.includes(`\${${name}}`)),
-    );
   const mounts = (prefix: string): boolean =>
     catalog.services.some((s) => s.volumes.some((v) => v.startsWith(prefix)));
   return {
     ldap: mounts('./ldap:'),
     oidc: catalog.services.some((s) => s.sso === 'oidc'),
-    metrics: mounts('./prometheus/secrets:') && reads('DATAMANCY_API_TOKEN'),
+    metrics:
+      mounts('./prometheus/secrets:') &&
+      catalog.services.some((s) => s.name === 'prometheus' && s.datamancyToken !== undefined),
+    tokens: catalog.services.some(isControlPlaneService),
+    secretDigests: catalog.services.some((s) => s.redactsSecrets),
   };
 }
 
-/** Prometheus' copy of the control plane's token (relative to the stack directory). */
+/** Prometheus' own token, for scraping (relative to the stack directory). */
 export const PROMETHEUS_TOKEN_PATH = 'prometheus/secrets/token';
 
 // --- hashes ------------------------------------------------------------------------------
@@ -252,11 +307,26 @@ export function derivedFiles(
     });
   }
   if (features.metrics) {
+    const name = serviceTokenVar('prometheus');
     files.push({
       path: PROMETHEUS_TOKEN_PATH,
-      create: () => value('DATAMANCY_API_TOKEN'),
-      valid: (c) => c === value('DATAMANCY_API_TOKEN'),
+      create: () => value(name),
+      valid: (c) => c === value(name),
     });
+  }
+  // deterministic files: valid exactly when equal to what the current .env gives
+  const exact = (path: string, create: () => string): DerivedFile => ({
+    path,
+    create,
+    valid: (c) => c === create(),
+  });
+  if (features.tokens) files.push(exact(TOKENS_FILE_PATH, () => renderTokensFile(catalog, value)));
+  if (features.secretDigests) {
+    files.push(
+      exact(SECRET_DIGESTS_PATH, () =>
+        renderSecretDigests(secretSpecs(catalog).map((s) => value(s.name))),
+      ),
+    );
   }
   return files;
 }
@@ -266,7 +336,7 @@ export function derivedFiles(
 /** Formats `.env`: settings first, then secrets, each with a comment naming its readers. */
 export function formatDotEnv(
   settings: Readonly<Record<string, string>>,
-  secrets: readonly { name: string; value: string; readBy: string[] }[],
+  secrets: readonly { name: string; value: string; readBy: string[]; note?: string }[],
   extra: Readonly<Record<string, string>> = {},
 ): string {
   const quote = (v: string): string => (/^[\w@./:,+-]*$/.test(v) ? v : `'${v}'`);
@@ -279,7 +349,7 @@ export function formatDotEnv(
     '',
     '# --- secrets',
     ...secrets.flatMap((s) => [
-      `# ${s.readBy.length > 0 ? `read by ${s.readBy.join(', ')}` : 'LDAP bootstrap account (signs in through Authelia)'}`,
+      `# ${s.readBy.length > 0 ? `read by ${s.readBy.join(', ')}` : (s.note ?? 'not read by a service')}`,
       `${s.name}=${quote(s.value)}`,
     ]),
   ];

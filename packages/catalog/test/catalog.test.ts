@@ -8,7 +8,15 @@ import Ajv2019 from 'ajv/dist/2019.js';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { ConfigError } from '@datamancy/core';
-import { loadCatalog, parseCatalog, renderStack } from '../src/index.ts';
+import {
+  INTERNAL_NETWORKS,
+  loadCatalog,
+  NETWORK_IP_RANGES,
+  NETWORK_SUBNETS,
+  NETWORKS,
+  parseCatalog,
+  renderStack,
+} from '../src/index.ts';
 
 /**
  * The catalog and what it renders, checked with the real tools: the Compose Specification's
@@ -19,20 +27,38 @@ import { loadCatalog, parseCatalog, renderStack } from '../src/index.ts';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const catalog = loadCatalog(join(ROOT, 'stack', 'catalog.yaml'));
 const files = renderStack(catalog);
-const compose = parseYaml(files.find((f) => f.path === 'docker-compose.yml')?.content ?? '') as {
+interface RenderedService {
+  profiles: string[];
+  networks: string[];
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: unknown;
+  image: string;
+  volumes?: string[];
+  environment?: Record<string, string>;
+  command?: string[];
+}
+const rawCompose = parseYaml(files.find((f) => f.path === 'docker-compose.yml')?.content ?? '') as {
   services: Record<
     string,
-    {
-      profiles: string[];
-      networks: string[];
-      ports?: string[];
-      depends_on?: Record<string, { condition: string }>;
-      healthcheck?: unknown;
-      image: string;
-      volumes?: string[];
+    Omit<RenderedService, 'networks'> & {
+      networks: string[] | Record<string, { ipv4_address?: string } | null>;
     }
   >;
-  networks: Record<string, { internal?: boolean; ipam: { config: { subnet: string }[] } }>;
+  networks: Record<
+    string,
+    { internal?: boolean; ipam: { config: { subnet: string; ip_range?: string }[] } }
+  >;
+};
+/** The compose file with each service's networks as a list of names (the long form flattened). */
+const compose = {
+  ...rawCompose,
+  services: Object.fromEntries(
+    Object.entries(rawCompose.services).map(([name, s]) => [
+      name,
+      { ...s, networks: Array.isArray(s.networks) ? s.networks : Object.keys(s.networks) },
+    ]),
+  ) as Record<string, RenderedService>,
 };
 
 /** Every .ts file under a directory. */
@@ -74,7 +100,7 @@ describe('stack catalog', () => {
     const body = withoutIds(schema) as Record<string, unknown>;
     delete body.$schema;
     const validate = ajv.compile(body);
-    const ok = validate(compose);
+    const ok = validate(rawCompose);
     expect(validate.errors ?? [], JSON.stringify(validate.errors?.slice(0, 3))).toEqual([]);
     expect(ok).toBe(true);
     // and the schema has teeth
@@ -107,11 +133,30 @@ describe('stack catalog', () => {
 
   it('keeps the network isolation of the design', () => {
     expect(compose.networks.frontend?.ipam.config[0]?.subnet).toBe('172.20.0.0/24');
-    expect(compose.networks.backend?.ipam.config[0]?.subnet).toBe('172.21.0.0/24');
+    expect(compose.networks.backend?.ipam.config[0]).toEqual({
+      subnet: '172.21.0.0/24',
+      ip_range: '172.21.0.128/25',
+    });
     expect(compose.networks.database).toMatchObject({
       internal: true,
       ipam: { config: [{ subnet: '172.22.0.0/24' }] },
     });
+    expect(compose.networks.docker).toMatchObject({
+      internal: true,
+      ipam: { config: [{ subnet: '172.23.0.0/24' }] },
+    });
+    expect(compose.networks['docker-admin']).toMatchObject({
+      internal: true,
+      ipam: { config: [{ subnet: '172.24.0.0/24' }] },
+    });
+    // the rendered plan is the schema's, and only frontend and backend route out
+    expect(Object.keys(compose.networks)).toEqual([...NETWORKS]);
+    for (const n of NETWORKS) {
+      expect(compose.networks[n]?.internal === true, n).toBe(INTERNAL_NETWORKS.has(n));
+      expect(compose.networks[n]?.ipam.config[0]?.subnet, n).toBe(NETWORK_SUBNETS[n]);
+      expect(compose.networks[n]?.ipam.config[0]?.ip_range, n).toBe(NETWORK_IP_RANGES[n]);
+    }
+    expect([...INTERNAL_NETWORKS].sort()).toEqual(['database', 'docker', 'docker-admin']);
     const databases = catalog.services.filter(
       (s) => s.profiles.includes('databases') && s.networks.includes('database'),
     );
@@ -132,14 +177,15 @@ describe('stack catalog', () => {
     }
   });
 
-  it('pins every image, has a healthcheck everywhere, mounts the Docker socket only in the proxy', () => {
+  it('pins every image, has a healthcheck everywhere, mounts the Docker socket only in the two proxies', () => {
+    const holders: string[] = [];
     for (const [name, s] of Object.entries(compose.services)) {
       expect(s.image, name).toMatch(/:[\w][\w.-]*$/);
       expect(s.image, name).not.toMatch(/:latest$/);
       expect(s.healthcheck, name).toBeDefined();
-      const socket = (s.volumes ?? []).some((v) => v.includes('docker.sock'));
-      expect(socket, name).toBe(name === 'docker-proxy');
+      if ((s.volumes ?? []).some((v) => /(docker|podman)\.sock/.test(v))) holders.push(name);
     }
+    expect(holders.sort()).toEqual(['docker-admin-proxy', 'docker-proxy']);
   });
 
   it('keeps every profile dependency-closed and waits for health', () => {
