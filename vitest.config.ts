@@ -6,6 +6,7 @@ export default defineConfig({
       '{packages,services}/*/test/**/*.test.ts',
       'cli/test/**/*.test.ts',
       'test/e2e/**/*.test.ts',
+      'test/adversarial/**/*.test.ts',
     ],
     pool: 'forks',
     testTimeout: 30_000,
