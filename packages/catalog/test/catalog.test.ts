@@ -7,16 +7,15 @@ import { fileURLToPath } from 'node:url';
 import Ajv2019 from 'ajv/dist/2019.js';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import type { ConfigError } from '@datamancy/core';
 import {
   INTERNAL_NETWORKS,
   loadCatalog,
   NETWORK_IP_RANGES,
   NETWORK_SUBNETS,
   NETWORKS,
-  parseCatalog,
   renderStack,
 } from '../src/index.ts';
+import { catalogIssues, MINIMAL_IDENTITY } from './helpers.ts';
 
 /**
  * The catalog and what it renders, checked with the real tools: the Compose Specification's
@@ -358,19 +357,8 @@ describe('stack catalog', () => {
   });
 
   it('refuses a bad catalog, naming each path', () => {
-    const issues = (doc: unknown): string[] => {
-      try {
-        parseCatalog(doc);
-      } catch (err) {
-        return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-      }
-      return [];
-    };
-    const identity = {
-      baseDn: 'dc=x',
-      groups: [{ name: 'users', description: 'everyone' }],
-      users: [{ uid: 'ann', name: 'Ann', groups: ['users'] }],
-    };
+    const issues = catalogIssues;
+    const identity = MINIMAL_IDENTITY;
     const base = {
       name: 'app',
       description: 'x',

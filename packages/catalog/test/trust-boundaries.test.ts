@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { loadTokensFile, type ConfigError } from '@datamancy/core';
+import { loadTokensFile } from '@datamancy/core';
 import {
   derivedFiles,
   loadCatalog,
-  parseCatalog,
   PROMETHEUS_TOKEN_PATH,
   renderStack,
   SECRET_DIGESTS_MOUNT,
@@ -19,6 +18,7 @@ import {
   TOKENS_FILE_MOUNT,
   TOKENS_FILE_PATH,
 } from '../src/index.ts';
+import { catalogIssues, MINIMAL_IDENTITY } from './helpers.ts';
 
 /**
  * The stack's trust boundaries as rendered: who shares a network with a holder of the engine
@@ -285,19 +285,8 @@ describe('one token per service, least scope', () => {
 });
 
 describe('the catalog refuses a weaker boundary', () => {
-  const issues = (doc: unknown): string[] => {
-    try {
-      parseCatalog(doc);
-    } catch (err) {
-      return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-    }
-    return [];
-  };
-  const identity = {
-    baseDn: 'dc=x',
-    groups: [{ name: 'users', description: 'everyone' }],
-    users: [{ uid: 'ann', name: 'Ann', groups: ['users'] }],
-  };
+  const issues = catalogIssues;
+  const identity = MINIMAL_IDENTITY;
   const base = {
     description: 'x',
     profiles: ['bootstrap'],
