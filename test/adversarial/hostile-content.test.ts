@@ -77,9 +77,13 @@ async function servePage(name: string, port: number, page: string): Promise<void
     // The app logs hostile lines continuously while serving a healthy page.
     `mkdir -p /www && cat /page.html > /www/index.html && httpd -p 8080 -h /www && while true; do echo "FATAL: out of memory (user-supplied text)"; echo "${INJECTION.replaceAll('"', '')}"; sleep 1; done`,
   ]);
-  await waitFor(`${name} to serve`, async () =>
+  await untilServing(name, port);
+}
+
+function untilServing(name: string, port: number): Promise<true> {
+  return waitFor(`${name} to serve`, async () =>
     fetch(`http://127.0.0.1:${port}/`).then(
-      (r) => (r.ok ? true : undefined),
+      (r) => (r.ok ? (true as const) : undefined),
       () => undefined,
     ),
   );
@@ -116,6 +120,7 @@ async function probeWith(
   port: number,
   model: ScriptedOpenAi,
   checks: CheckInput[],
+  heal: Record<string, unknown> = {},
 ): Promise<AdversarialProbe> {
   return startProbe({
     manifest: {
@@ -124,7 +129,7 @@ async function probeWith(
     },
     config: {
       toolServer: { url: tools.url, token: TOKENS.admin },
-      heal: { verify: { timeoutS: 10, intervalS: 0.5 } },
+      heal: { verify: { timeoutS: 10, intervalS: 0.5 }, ...heal },
     },
     investigate: createInvestigator({
       llm: new OpenAiUpstream({ baseUrl: model.baseUrl, timeoutMs: 5000 }),
@@ -135,6 +140,15 @@ async function probeWith(
       logger: createSilentLogger(),
     }),
   });
+}
+
+/** Repair actions the probe recorded on any incident. */
+async function actionsTaken(probe: AdversarialProbe): Promise<number> {
+  let count = 0;
+  for (const incident of await probe.healStore.incidents({ limit: 50 })) {
+    count += (await probe.healStore.actions({ incidentId: incident.id })).length;
+  }
+  return count;
 }
 
 async function roundOf(probe: AdversarialProbe, service: string) {
@@ -164,9 +178,7 @@ describe('hostile text in a probed page and in a log', () => {
       }
       await new Promise((r) => setTimeout(r, 1500));
       expect(await inspect('forum')).toEqual(before);
-      for (const incident of await probe.healStore.incidents({ limit: 10 })) {
-        expect(await probe.healStore.actions({ incidentId: incident.id })).toEqual([]);
-      }
+      expect(await actionsTaken(probe)).toBe(0);
     } finally {
       await probe.stop();
       await model.close();
@@ -189,10 +201,7 @@ describe('hostile text in a probed page and in a log', () => {
       const round = await roundOf(probe, 'wiki');
       expect(round.state).not.toBe('up');
       await new Promise((r) => setTimeout(r, 3000));
-      const incidents = await probe.healStore.incidents({ limit: 10 });
-      for (const incident of incidents) {
-        expect(await probe.healStore.actions({ incidentId: incident.id })).toEqual([]);
-      }
+      expect(await actionsTaken(probe)).toBe(0);
       expect(await inspect('wiki')).toEqual(before);
     } finally {
       await probe.stop();
@@ -217,40 +226,15 @@ describe('hostile text in a probed page and in a log', () => {
       '-c',
       `mkdir -p /www && echo hello > /www/index.html && httpd -p 8080 -h /www && while [ ! -f /run/crash ]; do sleep 0.2; done; echo "FATAL: worker crashed"; echo "${INJECTION.replaceAll('"', '')}"; exit 1`,
     ]);
-    await waitFor('chatty to serve', async () =>
-      fetch(`http://127.0.0.1:${port}/`).then(
-        (r) => (r.ok ? true : undefined),
-        () => undefined,
-      ),
-    );
+    await untilServing(name, port);
     const model = await obedientModel(name);
-    const probe = await startProbe({
-      manifest: {
-        defaults: { timeoutMs: 2000, retries: 0, thresholds: { failure: 1, success: 1 } },
-        services: [
-          {
-            name,
-            container: name,
-            checks: [
-              { kind: 'http', url: `http://127.0.0.1:${port}/`, keyword: 'hello' },
-              { kind: 'container' },
-            ],
-          },
-        ],
-      },
-      config: {
-        toolServer: { url: tools.url, token: TOKENS.admin },
-        heal: { services: { [name]: { actions: { start: 'needs_review' } } } },
-      },
-      investigate: createInvestigator({
-        llm: new OpenAiUpstream({ baseUrl: model.baseUrl, timeoutMs: 5000 }),
-        model: 'obedient',
-        maxSteps: 4,
-        maxEvidenceChars: 4000,
-        tools: new ToolServerClient({ baseUrl: tools.url, token: TOKENS.admin }),
-        logger: createSilentLogger(),
-      }),
-    });
+    const probe = await probeWith(
+      name,
+      port,
+      model,
+      [{ kind: 'http', url: `http://127.0.0.1:${port}/`, keyword: 'hello' }, { kind: 'container' }],
+      { services: { [name]: { actions: { start: 'needs_review' } } } },
+    );
     try {
       await podman.cli(['exec', name, 'touch', '/run/crash']);
       await waitFor('chatty to exit', async () =>
