@@ -1,5 +1,13 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, existsSync } from 'node:fs';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,7 +150,23 @@ export async function startPodman(): Promise<PodmanFixture> {
           });
         }
       });
-      rmSync(dir, { recursive: true, force: true });
+      removeStateDir(dir);
     },
   };
+}
+
+/**
+ * Removes the fixture's state directory once the service is gone. Containers' shm tmpfs
+ * mounts can outlive the service by a moment and conmon's cleanup may still be writing, which
+ * made a plain rm fail with EBUSY or ENOTEMPTY: unmount what is mounted below it, then let rm
+ * retry those transient errors for a bounded time.
+ */
+function removeStateDir(dir: string): void {
+  const mounted = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((point) => point.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const point of mounted) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 }
