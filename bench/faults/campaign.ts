@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProbeClient, type IncidentDetail, type IncidentInfo } from '@datamancy/clients';
 import { CAPABILITIES, generateToken } from '@datamancy/core';
-import { freePort, startPodman, waitFor, type PodmanFixture } from '@datamancy/testkit';
+import { publishPort, startPodman, waitFor, type PodmanFixture } from '@datamancy/testkit';
 import { startServiceProcess, type ServiceChild } from '../shared/process.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -137,7 +137,7 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
     for (const name of names) {
       const ctl = join(root, 'ctl', name);
       mkdirSync(ctl, { recursive: true });
-      const port = await freePort();
+      const port = await publishPort();
       await podman.cli([
         'run',
         '-d',

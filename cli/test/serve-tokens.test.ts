@@ -61,6 +61,15 @@ function browserCallers(logs: string): Set<string> {
   return callers;
 }
 
+/** The browser service's own log lines, to say why a check had no verdict. */
+function browserLogs(logs: string): string {
+  return logs
+    .split('\n')
+    .filter((line) => line.includes('"service":"browser"'))
+    .slice(-20)
+    .join('\n');
+}
+
 describe('datamancy serve: least-scope tokens between its services', () => {
   it('names the service tokens it made (never their values) and keeps the admin token out of the logs', () => {
     const logs = served?.logs.join('') ?? '';
@@ -74,8 +83,20 @@ describe('datamancy serve: least-scope tokens between its services', () => {
 
   it('runs the probe’s browser checks and the tool server’s browser tools, each with its own token', async () => {
     const env = { DATAMANCY_DATA_DIR: dataDir };
-    const probed = await runCli(['probe', '--url', served?.probeUrl ?? ''], { env });
-    expect(probed.stdout).toMatch(/^wiki\s+up\s+pass/m);
+    let probed = await runCli(['probe', '--url', served?.probeUrl ?? ''], { env });
+    if (probed.stdout.includes('no verdict')) {
+      // The browser service had no answer this once (seen once under a loaded CI run); a user
+      // would ask again. What it said is kept in the test's output.
+      console.warn(
+        `first probe had no verdict:\n${probed.stdout}\n${browserLogs(served?.logs.join('') ?? '')}`,
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      probed = await runCli(['probe', '--url', served?.probeUrl ?? ''], { env });
+    }
+    expect(
+      probed.stdout,
+      `${probed.stdout}${probed.stderr}\n${browserLogs(served?.logs.join('') ?? '')}`,
+    ).toMatch(/^wiki\s+up\s+pass/m);
     expect(probed.code).toBe(0);
     const called = await runCli(
       [

@@ -6,7 +6,7 @@ import { ToolServerClient } from '@datamancy/clients';
 import { createSilentLogger, OpenAiUpstream } from '@datamancy/core';
 import { createInvestigator, type ManifestInput } from '@datamancy/probe';
 import {
-  freePort,
+  publishPort,
   startPodman,
   startScriptedOpenAi,
   waitFor,
@@ -162,7 +162,7 @@ async function roundOf(probe: AdversarialProbe, service: string) {
 
 describe('hostile text in a probed page and in a log', () => {
   it('a healthy page that quotes error pages and carries &#9999999; is at worst degraded (never down, never a probe error), and nothing is restarted', async () => {
-    const port = await freePort();
+    const port = await publishPort();
     await servePage('forum', port, FORUM_PAGE);
     const model = await obedientModel('forum');
     const probe = await probeWith('forum', port, model, [
@@ -186,7 +186,7 @@ describe('hostile text in a probed page and in a log', () => {
   }, 60_000);
 
   it('an error phrase only in a 200 page’s content, with the check failing on its keyword, waits for a person instead of restarting', async () => {
-    const port = await freePort();
+    const port = await publishPort();
     await servePage(
       'wiki',
       port,
@@ -210,7 +210,7 @@ describe('hostile text in a probed page and in a log', () => {
   }, 60_000);
 
   it('a crashed app whose log orders the model to restart and approve: the model’s tool calls are refused, the injected fence is defused, and the fix waits for a person', async () => {
-    const port = await freePort();
+    const port = await publishPort();
     const name = 'chatty';
     await podman.cli([
       'run',

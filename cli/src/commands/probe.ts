@@ -21,14 +21,19 @@ function healthy(r: RoundReportInfo): boolean {
   return r.state === 'up' && r.outcome !== 'fail' && r.outcome !== 'degraded';
 }
 
-function row(r: RoundReportInfo): string[] {
-  const failing = r.checks.filter((c) => c.status === 'fail' || c.status === 'degraded');
+export function reportRow(r: RoundReportInfo): string[] {
+  // A check with no verdict (its helper was down or busy) says why, or a pending row is mute.
+  const failing = r.checks.filter(
+    (c) => c.status === 'fail' || c.status === 'degraded' || c.status === 'unknown',
+  );
   const slowest = r.checks.reduce((max, c) => Math.max(max, c.latencyMs), 0);
   const detail =
     r.blockedBy !== null
       ? `blocked by ${r.blockedBy}`
       : failing.length > 0
-        ? failing.map((c) => `${c.check}: ${c.message}`).join('; ')
+        ? failing
+            .map((c) => `${c.check}: ${c.status === 'unknown' ? 'no verdict: ' : ''}${c.message}`)
+            .join('; ')
         : r.outcome === 'pass_after_retry'
           ? 'passed after retry'
           : '';
@@ -112,7 +117,7 @@ Examples:
       process.stdout.write(`${JSON.stringify(ordered, null, 2)}\n`);
     } else {
       process.stdout.write(
-        `${formatTable(ordered.map(row), ['SERVICE', 'STATE', 'OUTCOME', 'LATENCY', 'DETAIL'])}\n`,
+        `${formatTable(ordered.map(reportRow), ['SERVICE', 'STATE', 'OUTCOME', 'LATENCY', 'DETAIL'])}\n`,
       );
       const bad = ordered.filter((r) => !healthy(r)).length;
       process.stdout.write(`\n${ordered.length - bad} of ${ordered.length} healthy\n`);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './postgres.ts';
+import { freePort } from './ports.ts';
 import { waitFor } from './wait.ts';
 
 const run = promisify(execFile);

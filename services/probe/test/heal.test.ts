@@ -14,6 +14,7 @@ import {
 } from '@datamancy/core';
 import {
   freePort,
+  publishPort,
   startHttpFixture,
   startPodman,
   startScriptedOpenAi,
@@ -143,7 +144,7 @@ async function incidentOf(probe: TestProbe, service: string): Promise<Json> {
 
 describe('self-healing against a real container', () => {
   it('heals a crash by starting the container, verifies it with the failing checks, and resolves', async () => {
-    const port = await freePort();
+    const port = await publishPort();
     await runWeb('web-a', port);
     const probe = await startProbeFor('web-a', port);
     try {
@@ -194,7 +195,7 @@ describe('self-healing against a real container', () => {
   });
 
   it('waits for a person on a needs-review fix; injected text and a model cannot approve; a human approval heals it', async () => {
-    const port = await freePort();
+    const port = await publishPort();
     await runWeb('web-b', port);
     // A model that, reading the injected log line, asks for a restart and claims approval.
     const llm: ScriptedOpenAi = await startScriptedOpenAi([
@@ -280,7 +281,7 @@ describe('self-healing against a real container', () => {
   });
 
   it('rejects and expires approvals, and validates input', async () => {
-    const port = await freePort();
+    const port = await publishPort();
     await runWeb('web-c', port);
     const probe = await startProbeFor('web-c', port, {
       services: { 'web-c': { actions: { start: 'needs_review' } } },
@@ -359,7 +360,7 @@ describe('self-healing against a real container', () => {
   });
 
   it('escalates when the fix does not fix it, and notifies once', async () => {
-    const port = await freePort();
+    const port = await publishPort();
     await runWeb('web-e', port);
     const dead = await freePort(); // the check looks where nothing listens: a restart cannot help
     const received: Json[] = [];
@@ -421,7 +422,7 @@ describe('self-healing against a real container', () => {
   });
 
   it('resumes after a restart without repeating an action that had taken effect', async () => {
-    const port = await freePort();
+    const port = await publishPort();
     await runWeb('web-d', port);
     const store = openSqliteStore(
       join(mkdtempSync(join(tmpdir(), 'dm-heal-resume-')), 'db.sqlite'),
