@@ -15,6 +15,11 @@ PACKAGES=(
   iptables
   busybox-static
   tar
+  # Docker Engine (dockerd 20.10 with its containerd), which most users run: the tests start it
+  # on a private socket, data root and exec root; mmdebstrap builds Debian root filesystems for
+  # the images `datamancy images build` makes here (no image can be pulled)
+  docker.io
+  mmdebstrap
   # browser service: Debian's Chromium (never a downloaded browser) and fonts for screenshots
   chromium
   chromium-headless-shell

@@ -97,9 +97,11 @@ export class DockerEngine implements ContainerEngine {
   async ping(): Promise<EngineInfo> {
     const version = (await this.#call(() => this.#docker.version())) as unknown as Json;
     const components = Array.isArray(version.Components) ? (version.Components as Json[]) : [];
+    const first = components[0]?.Name;
     return {
       kind: 'docker',
-      product: typeof components[0]?.Name === 'string' ? components[0].Name : 'Docker Engine',
+      // Podman names its component "Podman Engine"; Docker Engine names its own just "Engine".
+      product: typeof first === 'string' && first !== 'Engine' ? first : 'Docker Engine',
       version: typeof version.Version === 'string' ? version.Version : '',
       apiVersion: typeof version.ApiVersion === 'string' ? version.ApiVersion : '',
       endpoint: this.endpoint,
@@ -271,7 +273,11 @@ export class DockerEngine implements ContainerEngine {
       });
     }
     const podman = /podman/i.test((await this.#engineInfo()).product);
-    const askUntil = podman ? Math.max(untilMs, Date.now() + PODMAN_UNTIL_MARGIN_MS) : untilMs;
+    // Docker compares `until` with each event's nanosecond time, so an event in the `until`
+    // millisecond itself would be cut: ask to the end of that millisecond, then cut at ms.
+    const askUntil = podman
+      ? Math.max(untilMs, Date.now() + PODMAN_UNTIL_MARGIN_MS)
+      : Math.floor(untilMs) + 1;
     const filters: Record<string, string[]> = { type: ['container'] };
     if (query.container !== undefined) filters.container = [query.container];
     const limit = query.limit ?? Number.POSITIVE_INFINITY;

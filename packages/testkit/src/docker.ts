@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  busyboxImportArgs,
+  busyboxTarball,
+  BUSYBOX_IMAGE,
+  removeStateDir,
+  run,
+  stopChild,
+  untilAnswering,
+  type EngineFixture,
+} from './engine.ts';
+
+export interface DockerFixture extends EngineFixture {
+  kind: 'docker';
+  /** The daemon's log so far (for a test's failure message). */
+  log(): string;
+}
+
+const DOCKERD = '/usr/sbin/dockerd';
+/** Debian's client, the daemon's own version (a newer client on PATH negotiates down, too). */
+const DOCKER_CLI = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+
+/**
+ * Starts Docker Engine (Debian's docker.io) on a private socket, data root and exec root, with
+ * its own containerd, so tests neither need nor disturb any engine on the machine.
+ *
+ * Several test files run their own daemon at once, so each leaves the host's shared state
+ * alone: no iptables rules (dockerd would remove the other daemons' DOCKER chains when it
+ * starts), no default `docker0` bridge (one name for every daemon). Published ports are served
+ * by Docker's userland proxy on 127.0.0.1; the networks a test creates are its own bridges.
+ */
+export async function startDocker(): Promise<DockerFixture> {
+  if (!existsSync(DOCKERD))
+    throw new Error('dockerd is not installed (Debian docker.io): run scripts/setup-system.sh');
+  const dir = mkdtempSync(join(tmpdir(), 'dm-docker-'));
+  const socketPath = join(dir, 'docker.sock');
+  const logPath = join(dir, 'dockerd.log');
+  const logFd = openSync(logPath, 'a');
+  const daemon: ChildProcess = spawn(
+    DOCKERD,
+    [
+      '--host',
+      `unix://${socketPath}`,
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'dockerd.pid'),
+      '--iptables=false',
+      '--ip-masq=false',
+      '--bridge=none',
+      '--exec-opt',
+      'native.cgroupdriver=cgroupfs',
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', logFd, logFd] },
+  );
+  closeSync(logFd);
+  const log = (): string => {
+    try {
+      return readFileSync(logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const cli = async (args: string[]): Promise<string> => {
+    const { stdout } = await run(DOCKER_CLI, ['--host', `unix://${socketPath}`, ...args], {
+      env: { ...process.env, DOCKER_CONFIG: join(dir, 'client') },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return stdout.trim();
+  };
+  try {
+    await untilAnswering('dockerd', socketPath, () => daemon.exitCode);
+  } catch (err) {
+    await stopChild(daemon);
+    const tail = log().split('\n').slice(-15).join('\n');
+    removeStateDir(dir);
+    throw new Error(`${(err as Error).message}\n${tail}`);
+  }
+  const removeAllContainers = async (): Promise<void> => {
+    const ids = (await cli(['ps', '--all', '--quiet']).catch(() => '')).split('\n').filter(Boolean);
+    if (ids.length > 0) await cli(['rm', '--force', '--volumes', ...ids]).catch(() => '');
+  };
+  return {
+    kind: 'docker',
+    dockerHost: `unix://${socketPath}`,
+    socketPath,
+    cli,
+    log,
+    async importBusybox() {
+      await cli(busyboxImportArgs(await busyboxTarball(dir)));
+      return BUSYBOX_IMAGE;
+    },
+    removeAllContainers,
+    async close() {
+      // Containers' shims outlive dockerd: remove them first, then stop the daemon (and the
+      // containerd it started).
+      // Networks too: their bridges outlive the daemon.
+      await removeAllContainers();
+      await cli(['network', 'prune', '--force']).catch(() => '');
+      await stopChild(daemon, 15_000);
+      removeStateDir(dir);
+    },
+  };
+}
