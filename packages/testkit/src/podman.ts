@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeCniLeftovers } from './cni-leftovers.ts';
 import {
   busyboxImportArgs,
   busyboxTarball,
@@ -79,9 +80,13 @@ export async function startPodman(): Promise<PodmanFixture> {
     },
     removeAllContainers,
     async close() {
+      const ids = (await cli(['ps', '--all', '--no-trunc', '--format', '{{.ID}}']).catch(() => ''))
+        .split('\n')
+        .filter(Boolean);
       await removeAllContainers();
       await cli(['network', 'prune', '--force']).catch(() => '');
       await stopChild(service);
+      removeCniLeftovers(ids);
       removeStateDir(dir);
     },
   };
