@@ -65,6 +65,17 @@ export function logSignature(logs: string | undefined): string {
     .slice(0, 200);
 }
 
+/**
+ * Whether the container's last exit was an OOM kill: the engine's `oom` event, or OOMKilled on
+ * a container that is not running. Docker keeps OOMKilled true after the container is started
+ * again (it describes the last exit; seen on 20.10), so on a running container it is history,
+ * not a finding.
+ */
+function oomKilledLastExit(ev: Pick<DiagnosisEvidence, 'inspect' | 'exitKind'>): boolean {
+  if (ev.exitKind === 'oom') return true;
+  return ev.inspect?.oomKilled === true && ev.inspect.state !== 'running';
+}
+
 /** What identifies a failure pattern across incidents. */
 export function fingerprintOf(ev: DiagnosisEvidence): { fingerprint: string; signature: string } {
   const checks = ev.failing
@@ -74,7 +85,7 @@ export function fingerprintOf(ev: DiagnosisEvidence): { fingerprint: string; sig
     ev.inspect?.state === 'exited' || ev.inspect?.state === 'dead'
       ? `exit=${ev.inspect.exitCode ?? '?'}`
       : '';
-  const oom = ev.inspect?.oomKilled === true || ev.exitKind === 'oom' ? 'oom' : '';
+  const oom = oomKilledLastExit(ev) ? 'oom' : '';
   const signature = [ev.service, checks.join(','), exit, oom, logSignature(ev.logs)]
     .filter(Boolean)
     .join(' | ');
@@ -153,9 +164,7 @@ export const ANALYZERS: readonly ((ev: DiagnosisEvidence) => Finding | undefined
     };
   },
   function oomKilled(ev) {
-    if (ev.inspect === undefined) return undefined;
-    const oom = ev.inspect.oomKilled === true || ev.exitKind === 'oom';
-    if (!oom) return undefined;
+    if (ev.inspect === undefined || !oomKilledLastExit(ev)) return undefined;
     return {
       id: 'oom-killed',
       summary: `${ev.inspect.name} was killed for running out of memory${ev.inspect.memoryLimitBytes ? ` (limit ${Math.round(ev.inspect.memoryLimitBytes / 2 ** 20)} MiB)` : ''}`,
@@ -182,8 +191,7 @@ export const ANALYZERS: readonly ((ev: DiagnosisEvidence) => Finding | undefined
     const facts = ev.inspect;
     if (facts === undefined || (facts.state !== 'exited' && facts.state !== 'dead'))
       return undefined;
-    if (facts.oomKilled === true || ev.exitKind === 'oom' || ev.exitKind === 'operator-stop')
-      return undefined;
+    if (oomKilledLastExit(ev) || ev.exitKind === 'operator-stop') return undefined;
     const code = facts.exitCode ?? -1;
     const how =
       code === 137
@@ -311,7 +319,7 @@ export function corroboration(ev: DiagnosisEvidence): string[] {
   if (facts !== undefined) {
     if (facts.state !== 'running') out.push(`container ${facts.state}`);
     if (facts.health === 'unhealthy') out.push('container unhealthy');
-    if (facts.oomKilled === true) out.push('container OOM-killed');
+    if (oomKilledLastExit(ev)) out.push('container OOM-killed');
   }
   if (ev.exitKind === 'crash' || ev.exitKind === 'oom') out.push(`engine events: ${ev.exitKind}`);
   if ((ev.restartsInWindow ?? 0) >= 3) out.push(`${ev.restartsInWindow} restarts in the window`);
