@@ -1,9 +1,12 @@
-# syntax=docker/dockerfile:1
 # The Datamancy control plane: one image, `datamancy serve <service>` picks the service.
 #   docker build -t datamancy/control-plane:0.1.0 .                      (tool server, probe,
 #                                                                        model router, speech)
 #   docker build --target control-plane-browser -t datamancy/control-plane-browser:0.1.0 .   (+ Chromium)
 # The stack's catalog (stack/catalog.yaml) names both tags.
+# Behind a TLS-inspecting proxy, hand the build its CA bundle as a secret (it reaches npm's
+# steps, never a layer): --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt
+# `datamancy images build` builds both here on a Node 20 base it makes (docs/stack.md).
+# No `# syntax=` line: the builder's own Dockerfile frontend is enough, and needs no pull.
 
 ARG NODE_IMAGE=node:20.18.1-bookworm-slim
 
@@ -29,10 +32,14 @@ COPY services/probe/package.json services/probe/
 COPY services/model-router/package.json services/model-router/
 COPY services/speech-gateway/package.json services/speech-gateway/
 COPY services/tool-server/package.json services/tool-server/
-RUN npm ci --no-audit --no-fund
+RUN --mount=type=secret,id=ca \
+    if [ -f /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
+ && npm ci --no-audit --no-fund
 COPY . .
 # /app: datamancy.mjs, bin/healthcheck.mjs, package.json of the modules left out of the bundle
-RUN npx tsx scripts/bundle.ts --container /app \
+RUN --mount=type=secret,id=ca \
+    if [ -f /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
+ && npx tsx scripts/bundle.ts --container /app \
  && cd /app && npm install --omit=dev --no-audit --no-fund --no-package-lock
 
 # --- runtime: slim Node, OCR for the probe, ssh for the ops plugin, tini as PID 1 ---------

@@ -3,6 +3,7 @@ import { AppError, ConfigError } from '@datamancy/core';
 import { ApiError } from '@datamancy/clients';
 import { registerDiscover } from './commands/discover.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerImages } from './commands/images.ts';
 import { registerIncidents } from './commands/incidents.ts';
 import { registerInit } from './commands/init.ts';
 import { registerLifecycle } from './commands/lifecycle.ts';
@@ -31,6 +32,7 @@ export function createProgram(): Command {
   registerIncidents(program);
   registerRender(program);
   registerInit(program);
+  registerImages(program);
   registerDoctor(program);
   registerLifecycle(program);
   return program;

@@ -60,6 +60,22 @@ describe('the control-plane image', () => {
     expect(copies.map((c) => c.args)).toEqual(['--from=build /app /app']);
   });
 
+  it('takes an extra CA only as a build secret on the steps that reach npm, never a file in a layer', () => {
+    const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    // a `# syntax=` frontend would be an image pull; the builder's own handles secret mounts
+    expect(text).not.toMatch(/^#\s*syntax=/m);
+    const npmSteps = dockerfile.filter(
+      (i) => i.op === 'RUN' && /\bnpm (ci|install)\b/.test(i.args),
+    );
+    expect(npmSteps.length).toBeGreaterThanOrEqual(2);
+    for (const step of npmSteps) {
+      expect(step.args).toMatch(/^--mount=type=secret,id=ca\b/);
+      expect(step.args).toContain('NODE_EXTRA_CA_CERTS=/run/secrets/ca');
+    }
+    for (const i of dockerfile.filter((x) => x.op === 'COPY' || x.op === 'ADD' || x.op === 'ENV'))
+      expect(i.args).not.toMatch(/\.crt|\.pem|ca-certificates/);
+  });
+
   it('copies every workspace manifest (the dependency layer) and only files that exist', () => {
     const workspaces = (
       JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }

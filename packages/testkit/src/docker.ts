@@ -1,7 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   busyboxImportArgs,
   busyboxTarball,
@@ -23,6 +32,59 @@ const DOCKERD = '/usr/sbin/dockerd';
 /** Debian's client, the daemon's own version (a newer client on PATH negotiates down, too). */
 const DOCKER_CLI = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 
+export interface DockerOptions {
+  /**
+   * A data root kept between runs (images built once are there next time), outside the
+   * checkout, e.g. under /var/cache. One daemon at a time may use it: a lock file beside it
+   * makes a second fixture wait. Default: a fresh directory, removed at close.
+   */
+  dataRoot?: string;
+}
+
+const LOCK_WAIT_MS = 20 * 60_000;
+
+/**
+ * Where tests keep a Docker data root between runs (outside any checkout), so images built
+ * once are reused: `$DATAMANCY_TEST_CACHE/docker`, default /var/cache/datamancy-test/docker.
+ */
+export function cachedDataRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.DATAMANCY_TEST_CACHE ?? '/var/cache/datamancy-test', 'docker');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Takes `<dataRoot>.lock` (waiting while a live process holds it); returns its release. */
+async function lockDataRoot(dataRoot: string): Promise<() => void> {
+  mkdirSync(dirname(dataRoot), { recursive: true });
+  const lock = `${dataRoot}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(readFileSync(lock, 'utf8').trim());
+    if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
+      rmSync(lock, { force: true }); // its holder is gone
+      continue;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${lock} is held by process ${String(holder)} for over 20 min`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /**
  * Starts Docker Engine (Debian's docker.io) on a private socket, data root and exec root, with
  * its own containerd, so tests neither need nor disturb any engine on the machine.
@@ -32,10 +94,12 @@ const DOCKER_CLI = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
  * starts), no default `docker0` bridge (one name for every daemon). Published ports are served
  * by Docker's userland proxy on 127.0.0.1; the networks a test creates are its own bridges.
  */
-export async function startDocker(): Promise<DockerFixture> {
+export async function startDocker(options: DockerOptions = {}): Promise<DockerFixture> {
   if (!existsSync(DOCKERD))
     throw new Error('dockerd is not installed (Debian docker.io): run scripts/setup-system.sh');
   const dir = mkdtempSync(join(tmpdir(), 'dm-docker-'));
+  const dataRoot = options.dataRoot ?? join(dir, 'data');
+  const unlock = options.dataRoot === undefined ? () => undefined : await lockDataRoot(dataRoot);
   const socketPath = join(dir, 'docker.sock');
   const logPath = join(dir, 'dockerd.log');
   const logFd = openSync(logPath, 'a');
@@ -45,7 +109,7 @@ export async function startDocker(): Promise<DockerFixture> {
       '--host',
       `unix://${socketPath}`,
       '--data-root',
-      join(dir, 'data'),
+      dataRoot,
       '--exec-root',
       join(dir, 'exec'),
       '--pidfile',
@@ -81,6 +145,7 @@ export async function startDocker(): Promise<DockerFixture> {
     await stopChild(daemon);
     const tail = log().split('\n').slice(-15).join('\n');
     removeStateDir(dir);
+    unlock();
     throw new Error(`${(err as Error).message}\n${tail}`);
   }
   const removeAllContainers = async (): Promise<void> => {
@@ -104,8 +169,10 @@ export async function startDocker(): Promise<DockerFixture> {
       // Networks too: their bridges outlive the daemon.
       await removeAllContainers();
       await cli(['network', 'prune', '--force']).catch(() => '');
+      if (options.dataRoot !== undefined) await cli(['volume', 'prune', '--force']).catch(() => '');
       await stopChild(daemon, 15_000);
       removeStateDir(dir);
+      unlock();
     },
   };
 }
