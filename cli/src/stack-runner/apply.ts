@@ -277,7 +277,7 @@ async function startService(
     await engine.connectNetwork(
       network,
       service.container,
-      [service.name],
+      [service.name, ...(service.aliases[network] ?? [])],
       service.addresses[network],
     );
   await engine.start(service.container);

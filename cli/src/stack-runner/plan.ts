@@ -39,6 +39,8 @@ export interface PlannedService {
   networks: string[];
   /** Fixed IPv4 addresses (compose `ipv4_address`) by project-scoped network name. */
   addresses: Record<string, string>;
+  /** Names besides the service's own it answers to (compose `aliases`), by network. */
+  aliases: Record<string, string[]>;
   binds: Bind[];
   hasHealthcheck: boolean;
   body: Record<string, unknown>;
@@ -249,11 +251,24 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
       ? Object.fromEntries(value.networks.map((n) => [String(n), null]))
       : ((value.networks ?? {}) as Record<string, Json | null>);
     const addresses: Record<string, string> = {};
+    const aliases: Record<string, string[]> = {};
     for (const [n, spec] of Object.entries(netMap)) {
       const network = networks.find((x) => x.name === scoped(n));
       if (network === undefined) {
         issues.push({ path: `${path}.networks`, message: `unknown network "${n}"` });
         continue;
+      }
+      const extra = spec?.aliases;
+      if (extra !== undefined) {
+        if (
+          !Array.isArray(extra) ||
+          !extra.every((a: unknown) => typeof a === 'string' && a !== '')
+        )
+          issues.push({
+            path: `${path}.networks.${n}.aliases`,
+            message: 'expected a list of host names',
+          });
+        else aliases[scoped(n)] = extra.map(String);
       }
       const address = spec?.ipv4_address;
       if (address === undefined) continue;
@@ -377,7 +392,7 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
       NetworkingConfig: {
         EndpointsConfig: {
           [serviceNetworks[0] ?? '']: {
-            Aliases: [name],
+            Aliases: [name, ...(aliases[serviceNetworks[0] ?? ''] ?? [])],
             ...(addresses[serviceNetworks[0] ?? ''] === undefined
               ? {}
               : { IPAMConfig: { IPv4Address: addresses[serviceNetworks[0] ?? ''] } }),
@@ -400,6 +415,7 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
             networks: serviceNetworks,
             // only when set, so services without a fixed address keep their hash
             ...(Object.keys(addresses).length > 0 ? { addresses } : {}),
+            ...(Object.keys(aliases).length > 0 ? { aliases } : {}),
           }),
         ),
       )
@@ -415,6 +431,7 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
       image: value.image,
       networks: serviceNetworks,
       addresses,
+      aliases,
       binds,
       hasHealthcheck: hc !== undefined && (hc.Test as string[])[0] !== 'NONE',
       body,
