@@ -417,8 +417,8 @@ describe('the initialised stack, as datamancy up plans it', () => {
     expect(plan.services).toHaveLength(catalog.services.length);
     const by = (name: string) => plan.services.find((s) => s.name === name);
     expect((by('caddy')?.body.HostConfig as { PortBindings: unknown }).PortBindings).toEqual({
-      '80/tcp': [{ HostIp: '', HostPort: '80' }],
-      '443/tcp': [{ HostIp: '', HostPort: '443' }],
+      '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '80' }],
+      '443/tcp': [{ HostIp: '0.0.0.0', HostPort: '443' }],
     });
     expect((by('vllm')?.body.HostConfig as { DeviceRequests: unknown }).DeviceRequests).toEqual([
       { Driver: 'nvidia', Count: 1, Capabilities: [['gpu']] },

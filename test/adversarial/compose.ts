@@ -70,7 +70,8 @@ export function loadCompose(path = COMPOSE_PATH): ComposeFile {
 /** Services that mount the engine's socket. */
 export function socketHolders(compose: ComposeFile): ComposeService[] {
   return [...compose.services.values()].filter((s) =>
-    s.volumes.some((v) => v.split(':')[0]?.endsWith('docker.sock') === true),
+    // the host side: a path, or ${VAR:-/default/path}
+    s.volumes.some((v) => /^(\$\{[^}]*\}|[^:]*)/.exec(v)?.[1]?.includes('docker.sock') === true),
   );
 }
 

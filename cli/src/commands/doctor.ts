@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import {
   composeVariables,
   effectiveProfiles,
+  isStandalone,
   PROFILES,
   renderCompose,
   type Catalog,
@@ -50,6 +51,8 @@ export const PROFILE_REQUIREMENTS: Readonly<Record<Profile, Requirement>> = {
   applications: { ramGiB: 6, diskGiB: 30 },
   infrastructure: { ramGiB: 1, diskGiB: 10 },
   bootstrap_vector_dbs: { ramGiB: 1, diskGiB: 10 },
+  // a stack of its own, counted alone
+  local: { ramGiB: 4, diskGiB: 10 },
 };
 
 /** Below the requirement but at least this share of it: a warning, not a failure. */
@@ -83,7 +86,8 @@ export function parseProfiles(values: readonly string[] | undefined): Profile[] 
   if (names.length === 0) return ['bootstrap'];
   const chosen = new Set<Profile>();
   for (const name of names) {
-    if (name === 'all') PROFILES.forEach((p) => chosen.add(p));
+    // all: the main stack's profiles (a standalone profile such as local is a stack of its own)
+    if (name === 'all') PROFILES.filter((p) => !isStandalone(p)).forEach((p) => chosen.add(p));
     else if ((PROFILES as readonly string[]).includes(name)) chosen.add(name as Profile);
     else
       throw new UsageError(
@@ -98,14 +102,20 @@ export function requirementFor(
   profiles: readonly Profile[],
   table: Readonly<Record<Profile, Requirement>> = PROFILE_REQUIREMENTS,
 ): Requirement & { label: string } {
-  const counted = new Set<Profile>(['bootstrap', ...profiles]);
+  // a standalone profile (local) is counted alone; every other selection on top of bootstrap
+  const only = profiles[0];
+  const counted = new Set<Profile>(
+    profiles.length === 1 && only !== undefined && isStandalone(only)
+      ? [only]
+      : ['bootstrap', ...profiles],
+  );
   let ramGiB = 0;
   let diskGiB = 0;
   for (const p of counted) {
     ramGiB += table[p].ramGiB;
     diskGiB += table[p].diskGiB;
   }
-  const label = PROFILES.every((p) => counted.has(p))
+  const label = PROFILES.filter((p) => !isStandalone(p)).every((p) => counted.has(p))
     ? 'full'
     : PROFILES.filter((p) => counted.has(p)).join('+');
   return { ramGiB, diskGiB, label };

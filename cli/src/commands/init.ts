@@ -7,6 +7,7 @@ import {
   generateSecret,
   ldapUserPasswordVar,
   OIDC_ISSUER_KEY_FILE,
+  SETTING_DEFAULTS,
   SETTING_NAMES,
   secretSpecs,
   settingsEnv,
@@ -49,6 +50,19 @@ interface InitFlags {
   dataDir?: string;
   project?: string;
   allowApi?: string;
+  bind?: string;
+  httpPort?: string;
+  httpsPort?: string;
+  engineSocket?: string;
+}
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+function portSetting(flag: string, value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535)
+    throw new UsageError(`${flag}: "${value}" is not a port (1–65535)`);
+  return port;
 }
 
 function settingsFrom(flags: InitFlags, existing: Record<string, string>): StackSettings {
@@ -73,7 +87,28 @@ function settingsFrom(flags: InitFlags, existing: Record<string, string>): Stack
   const project = flags.project ?? existing.COMPOSE_PROJECT_NAME ?? 'datamancy';
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(project))
     throw new UsageError(`--project: "${project}" must be lower-case letters, digits, _ and -`);
+  const bind = flags.bind ?? existing.DATAMANCY_BIND ?? SETTING_DEFAULTS.bind;
+  if (!IPV4_RE.test(bind))
+    throw new UsageError(`--bind: "${bind}" is not an IPv4 address (0.0.0.0: every interface)`);
+  const httpPort = portSetting(
+    '--http-port',
+    flags.httpPort ?? existing.DATAMANCY_HTTP_PORT ?? String(SETTING_DEFAULTS.httpPort),
+  );
+  const httpsPort = portSetting(
+    '--https-port',
+    flags.httpsPort ?? existing.DATAMANCY_HTTPS_PORT ?? String(SETTING_DEFAULTS.httpsPort),
+  );
+  if (httpPort === httpsPort)
+    throw new UsageError(`--https-port: ${String(httpsPort)} is the HTTP port too`);
+  const engineSocket =
+    flags.engineSocket ?? existing.DATAMANCY_ENGINE_SOCKET ?? SETTING_DEFAULTS.engineSocket;
+  if (!/^\/[\w./-]+$/.test(engineSocket))
+    throw new UsageError(`--engine-socket: "${engineSocket}" is not an absolute path`);
   return {
+    bind,
+    httpPort,
+    httpsPort,
+    engineSocket,
     domain,
     tls,
     acmeEmail: tls === 'acme' && acmeEmail?.includes('@') === true ? acmeEmail : undefined,
@@ -130,6 +165,16 @@ export function registerInit(program: Command): void {
     .option('--data-dir <dir>', 'where service data lives (STACK_DATA_DIR)', undefined)
     .option('--project <name>', 'compose project name (COMPOSE_PROJECT_NAME)')
     .option('--allow-api <cidrs>', "address ranges allowed to LiteLLM's API host, space-separated")
+    .option(
+      '--bind <address>',
+      "the address Caddy's ports are published on (DATAMANCY_BIND, default 0.0.0.0)",
+    )
+    .option('--http-port <port>', 'the published HTTP port (DATAMANCY_HTTP_PORT, default 80)')
+    .option('--https-port <port>', 'the published HTTPS port (DATAMANCY_HTTPS_PORT, default 443)')
+    .option(
+      '--engine-socket <path>',
+      "the engine's socket the socket proxies mount (DATAMANCY_ENGINE_SOCKET, default /var/run/docker.sock; Podman: /run/podman/podman.sock)",
+    )
     .option('--dir <dir>', 'the stack directory', 'stack')
     .option('--catalog <file>', 'the catalog (default <dir>/catalog.yaml)')
     .addHelpText(

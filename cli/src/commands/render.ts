@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadCatalog, STACK_FILES } from '@datamancy/catalog';
+import { loadCatalog, renderStack } from '@datamancy/catalog';
 import { syncRendered } from '../stack-dir.ts';
 
 /** `datamancy render`: the stack's files from stack/catalog.yaml, deterministically. */
@@ -18,12 +18,13 @@ export function registerRender(program: Command): void {
     )
     .action((flags: { catalog: string; out: string; check?: boolean }) => {
       const check = flags.check === true;
-      const stale = syncRendered(loadCatalog(flags.catalog), flags.out, !check);
+      const catalog = loadCatalog(flags.catalog);
+      const stale = syncRendered(catalog, flags.out, !check);
       if (check && stale.length > 0) {
         process.stderr.write(`datamancy: stale: ${stale.join(', ')} (run datamancy render)\n`);
         process.exitCode = 1;
       } else if (stale.length === 0) {
-        process.stdout.write(`${String(STACK_FILES.length)} file(s) current\n`);
+        process.stdout.write(`${String(renderStack(catalog).length)} file(s) current\n`);
       } else {
         for (const path of stale) process.stdout.write(`wrote ${path}\n`);
       }

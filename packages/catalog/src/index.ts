@@ -23,6 +23,7 @@ export {
   NETWORKS,
   PROFILES,
   SOCKET_NETWORKS,
+  STANDALONE_PROFILES,
 } from './schema.ts';
 export {
   EDGE_SERVICE,
@@ -43,8 +44,22 @@ export {
   TOKENS_FILE_PATH,
 } from './tokens.ts';
 export type { ServiceToken } from './tokens.ts';
-export type { AiModel, Catalog, CatalogService, Identity, NetworkName } from './schema.ts';
+export type {
+  AiModel,
+  Catalog,
+  CatalogService,
+  Identity,
+  NetworkName,
+  StandaloneProfile,
+} from './schema.ts';
 export { renderStack, STACK_FILES } from './stack.ts';
+export {
+  isStandalone,
+  standaloneCatalog,
+  standaloneProfiles,
+  VARIANT_FILES,
+  variantPath,
+} from './standalone.ts';
 export type { RenderedFile, StackFile } from './stack.ts';
 export {
   OIDC_ISSUER_KEY_FILE,
@@ -85,6 +100,7 @@ export {
   pbkdf2Sha512Digest,
   PROMETHEUS_TOKEN_PATH,
   secretSpecs,
+  SETTING_DEFAULTS,
   SETTING_NAMES,
   settingsEnv,
   sshaHash,

@@ -10,7 +10,8 @@ import type { Catalog } from './schema.ts';
  */
 export function renderModelRouterConfig(catalog: Catalog): string {
   const vllm = catalog.services.find((s) => s.name === 'vllm');
-  const models = catalog.ai.models
+  // no vLLM (the local profile): no always-on models; the router answers an empty list
+  const models = (vllm === undefined ? [] : catalog.ai.models)
     .filter((m) => m.service === 'model-router')
     .map((m) => ({
       name: m.upstreamModel ?? m.name,

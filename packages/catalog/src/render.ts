@@ -14,9 +14,11 @@ import {
   PROFILES,
   type Catalog,
   type CatalogService,
+  type StandaloneProfile,
 } from './schema.ts';
+import { checkStandalone, isStandalone, VARIANT_FILES, variantPath } from './standalone.ts';
 import { oidcSecretVar } from './authelia.ts';
-import { checkNetworkPolicy, trustedEdgeAddress } from './network-policy.ts';
+import { checkNetworkPolicy, EDGE_SERVICE, trustedEdgeAddress } from './network-policy.ts';
 import {
   checkTokens,
   isControlPlaneService,
@@ -135,7 +137,7 @@ export function parseCatalog(document: unknown, origin = 'stack/catalog.yaml'): 
           target === undefined ? `unknown service "${m.service}"` : `${m.service} has no port`,
       });
   });
-  issues.push(...checkNetworkPolicy(catalog), ...checkTokens(catalog));
+  issues.push(...checkNetworkPolicy(catalog), ...checkTokens(catalog), ...checkStandalone(catalog));
   if (issues.length > 0) throw new ConfigError(issues, origin);
   return catalog;
 }
@@ -150,7 +152,13 @@ export function loadCatalog(path: string): Catalog {
  * PostgreSQL and Authelia too.
  */
 export function effectiveProfiles(catalog: Catalog): Map<string, string[]> {
-  const profiles = new Map(catalog.services.map((s) => [s.name, new Set<string>(s.profiles)]));
+  // a standalone profile (local) is a stack of its own, not a selection of this one
+  const profiles = new Map(
+    catalog.services.map((s) => [
+      s.name,
+      new Set<string>(s.profiles.filter((p) => !isStandalone(p))),
+    ]),
+  );
   for (let changed = true; changed;) {
     changed = false;
     for (const s of catalog.services) {
@@ -174,11 +182,20 @@ export function effectiveProfiles(catalog: Catalog): Map<string, string[]> {
   );
 }
 
+/** The public names of the stack's sites, which the edge answers to inside the stack too. */
+function edgeAliases(catalog: Catalog): string[] {
+  return publicServices(catalog).map((p) => `${p.hostname ?? ''}.\${DOMAIN}`);
+}
+
+/** The network services call each other's public names on: the edge answers there too. */
+const EDGE_ALIAS_NETWORK = 'backend';
+
 function composeService(
   s: CatalogService,
   catalog: Catalog,
   byName: Map<string, CatalogService>,
   profiles: readonly string[],
+  variant: StandaloneProfile | undefined,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
     image: s.image,
@@ -196,17 +213,28 @@ function composeService(
   }
   if (s.publish.length > 0) out.ports = s.publish;
   const networks = [...s.networks].sort();
-  // a fixed address needs the long form; everyone else keeps the list
+  // inside the stack, the sites' public names lead to the edge as they do outside
+  const aliases =
+    s.name === EDGE_SERVICE && s.networks.includes(EDGE_ALIAS_NETWORK) ? edgeAliases(catalog) : [];
+  // a fixed address or aliases need the long form; everyone else keeps the list
   out.networks =
-    Object.keys(s.ipv4Address).length === 0
+    Object.keys(s.ipv4Address).length === 0 && aliases.length === 0
       ? networks
       : Object.fromEntries(
           networks.map((n) => {
             const address = s.ipv4Address[n];
-            return [n, address === undefined ? {} : { ipv4_address: address }];
+            return [
+              n,
+              {
+                ...(address === undefined ? {} : { ipv4_address: address }),
+                ...(n === EDGE_ALIAS_NETWORK && aliases.length > 0 ? { aliases } : {}),
+              },
+            ];
           }),
         );
-  const volumes = s.volumes.map((v) => (isNamedVolume(v) ? `${DATA_DIR_VAR}/${v}` : v));
+  const volumes = s.volumes.map((v) =>
+    isNamedVolume(v) ? `${DATA_DIR_VAR}/${v}` : variantSource(v, variant),
+  );
   if (s.trustsEdgeCa) volumes.push(`${DATA_DIR_VAR}/${EDGE_CA_SOURCE}:${EDGE_CA_DIR}:ro`);
   if (isControlPlaneService(s)) volumes.push(`./${dirOf(TOKENS_FILE_PATH)}:${TOKENS_DIR_MOUNT}:ro`);
   if (s.redactsSecrets)
@@ -253,6 +281,15 @@ export const EDGE_CA_DIR = '/etc/datamancy/edge-ca';
 
 const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
 
+/** A rendered file mounted by a standalone profile's service: that profile's variant of it. */
+function variantSource(spec: string, variant: StandaloneProfile | undefined): string {
+  if (variant === undefined) return spec;
+  const file = VARIANT_FILES.find((f) => spec.startsWith(`./${f}:`));
+  return file === undefined
+    ? spec
+    : `./${variantPath(file, variant)}${spec.slice(file.length + 2)}`;
+}
+
 /** `name:/path` — a data volume, as opposed to `./file:/path` or `/host:/path`. */
 function isNamedVolume(spec: string): boolean {
   return /^[a-z0-9][\w.-]*:/.test(spec);
@@ -285,23 +322,32 @@ function extraEnvironment(s: CatalogService, catalog: Catalog): Record<string, s
   return env;
 }
 
-export function renderCompose(catalog: Catalog): string {
+/**
+ * The compose file. Without `variant`: every service of the non-standalone profiles. With
+ * it: a standalone profile's catalog (`standaloneCatalog`), every service in that profile only,
+ * mounting that profile's variants of the rendered files.
+ */
+export function renderCompose(catalog: Catalog, variant?: StandaloneProfile): string {
   const byName = new Map(catalog.services.map((s) => [s.name, s]));
-  const profiles = effectiveProfiles(catalog);
-  const ordered = [...catalog.services].sort(
-    (a, b) => a.phase - b.phase || a.name.localeCompare(b.name),
-  );
+  const profiles =
+    variant === undefined
+      ? effectiveProfiles(catalog)
+      : new Map(catalog.services.map((s) => [s.name, [variant]]));
+  const ordered = [...catalog.services]
+    .filter((s) => (profiles.get(s.name) ?? []).length > 0)
+    .sort((a, b) => a.phase - b.phase || a.name.localeCompare(b.name));
+  const used = new Set(ordered.flatMap((s) => s.networks));
   // No top-level `name`: the published Compose Specification schema here predates it; the
   // project name comes from COMPOSE_PROJECT_NAME in .env.
   const document = {
     services: Object.fromEntries(
       ordered.map((s) => [
         s.name,
-        composeService(s, catalog, byName, profiles.get(s.name) ?? s.profiles),
+        composeService(s, catalog, byName, profiles.get(s.name) ?? s.profiles, variant),
       ]),
     ),
     networks: Object.fromEntries(
-      NETWORKS.map((n) => {
+      NETWORKS.filter((n) => variant === undefined || used.has(n)).map((n) => {
         const range = NETWORK_IP_RANGES[n];
         return [
           n,

@@ -45,7 +45,17 @@ export const PROFILES = [
   'applications',
   'infrastructure',
   'bootstrap_vector_dbs',
+  'local',
 ] as const;
+
+/**
+ * Profiles rendered as a stack of their own (`docker-compose.<profile>.yml` and its variant
+ * files), not as a selection of the main compose file: their services run without the rest,
+ * so what they depend on and how they are configured may differ (`profileOverrides`).
+ * `local` is what one machine without a registry, a GPU or Authelia can run.
+ */
+export const STANDALONE_PROFILES = ['local'] as const;
+export type StandaloneProfile = (typeof STANDALONE_PROFILES)[number];
 
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'lower-case letters, digits and -');
 const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'e.g. 30s');
@@ -95,12 +105,26 @@ export const CatalogServiceSchema = z
     dependsOn: z.array(name).default([]),
     volumes: z
       .array(
-        z.string().regex(/^[\w./${}-]+:\/[\w./-]*(:ro)?$/, 'name-or-path:/container/path[:ro]'),
+        z
+          .string()
+          .regex(
+            /^(\$\{[A-Z_][A-Z0-9_]*:-[\w./-]+\}|[\w./${}-]+):\/[\w./-]*(:ro)?$/,
+            'name-or-path:/container/path[:ro] (the path may be ${VAR:-/default})',
+          ),
       )
       .default([]),
     environment: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}),
     /** Only the edge proxy publishes ports. */
-    publish: z.array(z.string().regex(/^\d+:\d+(\/udp)?$/)).default([]),
+    publish: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\$\{[A-Z_][A-Z0-9_]*(:-[\d.]*)?\}:)?(\d+|\$\{[A-Z_][A-Z0-9_]*(:-\d+)?\}):\d+(\/udp)?$/,
+            '[${BIND_VAR:-0.0.0.0}:]host-port-or-${PORT_VAR:-80}:container-port',
+          ),
+      )
+      .default([]),
     user: z
       .string()
       .regex(/^\d+(:\d+)?$/)
@@ -164,6 +188,22 @@ export const CatalogServiceSchema = z
       .optional(),
     /** Trusts Caddy's internal CA (it calls other services by their public HTTPS names). */
     trustsEdgeCa: z.boolean().default(false),
+    /**
+     * How the service differs in a standalone profile: its dependencies there, its whole
+     * environment there (replacing `environment`), its single sign-on mode there.
+     */
+    profileOverrides: z
+      .partialRecord(
+        z.enum(STANDALONE_PROFILES),
+        z
+          .object({
+            dependsOn: z.array(name).optional(),
+            environment: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).optional(),
+            sso: SsoModeSchema.optional(),
+          })
+          .strict(),
+      )
+      .default({}),
   })
   .strict();
 export type CatalogService = z.output<typeof CatalogServiceSchema>;
@@ -224,6 +264,18 @@ export const CatalogSchema = z
       .object({ models: z.array(AiModelSchema).default([]) })
       .strict()
       .default({ models: [] }),
+    /** What a standalone profile is for, and what it cannot have (said at `up`). */
+    standalone: z
+      .partialRecord(
+        z.enum(STANDALONE_PROFILES),
+        z
+          .object({
+            description: z.string().min(1).max(400),
+            notes: z.array(z.string().min(1).max(400)).default([]),
+          })
+          .strict(),
+      )
+      .default({}),
     services: z.array(CatalogServiceSchema).min(1),
   })
   .strict();

@@ -41,6 +41,12 @@ export interface StackSettings {
   dataDir: string;
   projectName: string;
   liteLlmAllowlist: string;
+  /** The address Caddy's ports are published on (DATAMANCY_BIND). */
+  bind: string;
+  httpPort: number;
+  httpsPort: number;
+  /** The engine's socket on the host, mounted by the socket proxies. */
+  engineSocket: string;
 }
 
 const SETTING_NAMES = [
@@ -49,7 +55,19 @@ const SETTING_NAMES = [
   'STACK_DATA_DIR',
   'CADDY_TLS',
   'API_LITELLM_ALLOWLIST',
+  'DATAMANCY_BIND',
+  'DATAMANCY_HTTP_PORT',
+  'DATAMANCY_HTTPS_PORT',
+  'DATAMANCY_ENGINE_SOCKET',
 ] as const;
+
+/** What the settings are when `.env` does not say (the compose file's own defaults). */
+export const SETTING_DEFAULTS = {
+  bind: '0.0.0.0',
+  httpPort: 80,
+  httpsPort: 443,
+  engineSocket: '/var/run/docker.sock',
+} as const;
 
 export function settingsEnv(settings: StackSettings): Record<string, string> {
   return {
@@ -61,6 +79,10 @@ export function settingsEnv(settings: StackSettings): Record<string, string> {
         ? 'local_certs'
         : `email ${settings.acmeEmail ?? `admin@${settings.domain}`}`,
     API_LITELLM_ALLOWLIST: settings.liteLlmAllowlist,
+    DATAMANCY_BIND: settings.bind,
+    DATAMANCY_HTTP_PORT: String(settings.httpPort),
+    DATAMANCY_HTTPS_PORT: String(settings.httpsPort),
+    DATAMANCY_ENGINE_SOCKET: settings.engineSocket,
   };
 }
 

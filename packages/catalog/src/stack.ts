@@ -12,7 +12,8 @@ import {
 import { renderPostgresInit } from './postgres.ts';
 import { renderProbeManifest } from './probe-manifest.ts';
 import { renderCaddyfile, renderCompose } from './render.ts';
-import type { Catalog } from './schema.ts';
+import type { Catalog, StandaloneProfile } from './schema.ts';
+import { standaloneCatalog, standaloneProfiles, VARIANT_FILES, variantPath } from './standalone.ts';
 
 /**
  * Every file `datamancy render` writes, relative to the stack directory: deterministic and
@@ -39,16 +40,41 @@ export type StackFile = keyof typeof RENDERERS;
 export const STACK_FILES = Object.keys(RENDERERS) as StackFile[];
 
 export interface RenderedFile {
-  path: StackFile;
+  /** A `StackFile`, or a standalone profile's variant of one. */
+  path: string;
   content: string;
   /** Executable (PostgreSQL runs its init scripts only when they are). */
   mode: number;
 }
 
+/** A standalone profile's own files: its compose file and what its services mount. */
+const VARIANT_RENDERERS: Record<
+  (typeof VARIANT_FILES)[number],
+  (catalog: Catalog, profile: StandaloneProfile) => string
+> = {
+  'docker-compose.yml': (c, p) => renderCompose(c, p),
+  'caddy/Caddyfile': (c) => renderCaddyfile(c),
+  'probe/services.yaml': (c) => renderProbeManifest(c),
+  'model-router/datamancy.yaml': (c) => renderModelRouterConfig(c),
+};
+
+/**
+ * Every rendered file: the main stack's, then each standalone profile's variants (only for
+ * profiles the catalog has members of).
+ */
 export function renderStack(catalog: Catalog): RenderedFile[] {
-  return STACK_FILES.map((path) => ({
+  const main = STACK_FILES.map((path) => ({
     path,
     content: RENDERERS[path](catalog),
     mode: path.endsWith('.sh') ? 0o755 : 0o644,
   }));
+  const variants = standaloneProfiles(catalog).flatMap((profile) => {
+    const variant = standaloneCatalog(catalog, profile);
+    return VARIANT_FILES.map((path) => ({
+      path: variantPath(path, profile),
+      content: VARIANT_RENDERERS[path](variant, profile),
+      mode: 0o644,
+    }));
+  });
+  return [...main, ...variants];
 }

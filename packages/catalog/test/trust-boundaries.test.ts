@@ -49,8 +49,10 @@ const compose = parseYaml(composeText) as {
 const services = Object.entries(compose.services);
 const networksOf = (s: Service): string[] =>
   Array.isArray(s.networks) ? s.networks : Object.keys(s.networks);
+/** The mount's host side: a path, or `${VAR:-/default/path}`. */
+const sourceOf = (volume: string): string => /^(\$\{[^}]*\}|[^:]*)/.exec(volume)?.[1] ?? '';
 const mountsSocket = (s: Service): boolean =>
-  (s.volumes ?? []).some((v) => /(docker|podman)\.sock/.test(v.split(':')[0] ?? ''));
+  (s.volumes ?? []).some((v) => /(docker|podman)\.sock/.test(sourceOf(v)));
 
 function ipv4(address: string): number {
   return address.split('.').reduce((n, p) => n * 256 + Number(p), 0);
