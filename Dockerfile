@@ -42,10 +42,12 @@ RUN --mount=type=secret,id=ca \
  && npx tsx scripts/bundle.ts --container /app \
  && cd /app && npm install --omit=dev --no-audit --no-fund --no-package-lock
 
-# --- runtime: slim Node, OCR for the probe, ssh for the ops plugin, tini as PID 1 ---------
+# --- runtime: slim Node, OCR for the probe, ssh for the ops plugin, the speech gateway's ---
+# --- local engines (espeak-ng, pocketsphinx), tini as PID 1 ----------------------------------
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini openssh-client tesseract-ocr tesseract-ocr-eng ca-certificates \
+    espeak-ng pocketsphinx pocketsphinx-en-us \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /data && chown node:node /data
 # root-owned and read-only for the service user

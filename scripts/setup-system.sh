@@ -15,6 +15,8 @@ PACKAGES=(
   iptables
   busybox-static
   tar
+  # Podman's init for compose `init: true` (Docker ships its own, docker-init)
+  catatonit
   # Docker Engine (dockerd 20.10 with its containerd), which most users run: the tests start it
   # on a private socket, data root and exec root; mmdebstrap builds Debian root filesystems for
   # the images `datamancy images build` makes here (no image can be pulled)

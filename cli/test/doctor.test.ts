@@ -127,6 +127,15 @@ describe('datamancy doctor', () => {
     const mixed = await doctor(['--profile', 'bootstrap,nope2']);
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toContain('"nope2"');
+    // local is a stack of its own: alone, never mixed, never part of all
+    expect(parseProfiles(['local'])).toEqual(['local']);
+    expect(parseProfiles(['all'])).not.toContain('local');
+    expect(() => parseProfiles(['local', 'databases'])).toThrow(
+      'local is a stack of its own and cannot be combined with databases',
+    );
+    const both = await doctor(['--profile', 'local,bootstrap']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('cannot be combined with bootstrap');
   });
 
   it('sums RAM and disk over the selected profiles: all is the full 18 GB / 80 GB', async () => {

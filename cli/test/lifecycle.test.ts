@@ -239,6 +239,11 @@ describe('datamancy up / status / logs / down', () => {
       [['up', '--pull', 'sometimes'], '--pull: "sometimes" is not missing or never'],
       [['up', '--profile', 'everything'], '--profile: unknown profile "everything"'],
       [['down', 'nope'], 'unknown service "nope"'],
+      [
+        ['up', '--local-images'],
+        '--local-images: only the local profile runs on images built here',
+      ],
+      [['up', '--profile', 'local,bootstrap'], 'local is a stack of its own'],
     ] as const) {
       const res = await cli(...args);
       expect(res.code, args.join(' ')).toBe(2);

@@ -98,3 +98,37 @@ describe('planning the network plan', () => {
     ]);
   });
 });
+
+describe('planning a service', () => {
+  const one = (extra: string) =>
+    plan(`services:\n  redis:\n    image: redis:7.4\n${extra}networks:\n  backend: {}\n`);
+
+  it('asks for an init as PID 1 when the service says init: true, and only then', () => {
+    const hostConfig = (p: ReturnType<typeof plan>) =>
+      p.services[0]?.body.HostConfig as { Init?: boolean };
+    expect(hostConfig(one('    init: true\n    networks: [backend]\n')).Init).toBe(true);
+    expect(hostConfig(one('    networks: [backend]\n')).Init).toBeUndefined();
+    expect(issues(`services:\n  redis:\n    image: redis:7.4\n    init: "yes"\n`)).toEqual([
+      'services.redis.init: expected true or false',
+    ]);
+  });
+
+  it('runs a stand-in in place of the file image, which counts in the config hash', () => {
+    const text = `services:\n  redis:\n    image: redis:7.4\n  app:\n    image: app:1\n`;
+    const plain = planStack(text, { stackDir: '/stack', env: {}, project: 'dm' });
+    const local = planStack(text, {
+      stackDir: '/stack',
+      env: {},
+      project: 'dm',
+      images: { 'redis:7.4': 'datamancy-local/redis:7.4' },
+    });
+    const redis = (p: typeof plain) => p.services.find((s) => s.name === 'redis');
+    expect(redis(local)?.image).toBe('datamancy-local/redis:7.4');
+    expect(redis(local)?.body.Image).toBe('datamancy-local/redis:7.4');
+    expect(redis(local)?.hash).not.toBe(redis(plain)?.hash);
+    // a service without a stand-in keeps its image and its hash
+    const app = (p: typeof plain) => p.services.find((s) => s.name === 'app');
+    expect(app(local)?.image).toBe('app:1');
+    expect(app(local)?.hash).toBe(app(plain)?.hash);
+  });
+});

@@ -94,6 +94,11 @@ export function parseProfiles(values: readonly string[] | undefined): Profile[] 
         `--profile: unknown profile "${name}"; valid: ${[...PROFILES, 'all'].join(', ')}`,
       );
   }
+  const standalone = [...chosen].filter(isStandalone);
+  if (standalone.length > 0 && chosen.size > 1)
+    throw new UsageError(
+      `--profile: ${standalone.join(', ')} is a stack of its own and cannot be combined with ${[...chosen].filter((p) => !isStandalone(p)).join(', ') || 'another profile'}`,
+    );
   return PROFILES.filter((p) => chosen.has(p));
 }
 

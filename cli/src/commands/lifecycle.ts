@@ -1,11 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { isStandalone, variantPath } from '@datamancy/catalog';
 import { DockerEngine, resolveEndpoint } from '@datamancy/container-engine';
 import { UsageError } from '../errors.ts';
 import { down, ensureDirectories, StackError, up, type Reporter } from '../stack-runner/apply.ts';
 import { planStack, selectServices, type StackPlan } from '../stack-runner/plan.ts';
 import { openStackDir, requireEnv } from '../stack-dir.ts';
+import { profileServices, recipesFor, standInTags } from '../images/recipes.ts';
 import { parseProfiles } from './doctor.ts';
 
 /**
@@ -28,16 +30,30 @@ function withStackOptions(command: Command, profiles = true): Command {
   if (profiles)
     command.option(
       '-p, --profile <name>',
-      'profile(s): bootstrap, databases, applications, infrastructure, bootstrap_vector_dbs, all (repeatable or comma-separated; default bootstrap)',
+      'profile(s): bootstrap, databases, applications, infrastructure, bootstrap_vector_dbs, all (repeatable or comma-separated; default bootstrap); or local, a stack of its own',
       collect,
     );
   return command;
 }
 
-function loadPlan(flags: StackFlags): { plan: StackPlan; stackDir: string } {
+/**
+ * The plan of the stack in `flags.dir`: the main compose file, or a standalone profile's own
+ * (`docker-compose.local.yml`) when that profile is the one chosen. `images` runs stand-ins
+ * in place of the file's images.
+ */
+function loadPlan(
+  flags: StackFlags,
+  profiles: readonly string[] = parseProfiles(flags.profile),
+  images?: Readonly<Record<string, string>>,
+): { plan: StackPlan; stackDir: string; stack: ReturnType<typeof openStackDir> } {
   const stack = openStackDir(flags);
   const dotenv = requireEnv(stack);
-  const composePath = join(stack.dir, 'docker-compose.yml');
+  const only = profiles.length === 1 ? profiles[0] : undefined;
+  const file =
+    only !== undefined && isStandalone(only)
+      ? variantPath('docker-compose.yml', only)
+      : 'docker-compose.yml';
+  const composePath = join(stack.dir, file);
   if (!existsSync(composePath))
     throw new UsageError(`${composePath} is missing: run datamancy render`);
   // compose's order: the shell's environment over .env
@@ -49,8 +65,9 @@ function loadPlan(flags: StackFlags): { plan: StackPlan; stackDir: string } {
     stackDir: stack.dir,
     env,
     origin: composePath,
+    ...(images === undefined ? {} : { images }),
   });
-  return { plan, stackDir: stack.dir };
+  return { plan, stackDir: stack.dir, stack };
 }
 
 function engine(): DockerEngine {
@@ -88,6 +105,10 @@ export function registerLifecycle(program: Command): void {
       .option('--timeout <seconds>', 'give up when the stack is not healthy within this', '900')
       .option('--pull <policy>', 'missing (pull absent images) or never', 'missing')
       .option('--no-build', 'do not build missing datamancy/* images from ../Dockerfile')
+      .option(
+        '--local-images',
+        'run the images datamancy images build made here (stand-ins for Caddy, OpenLDAP, Redis, PostgreSQL, the socket proxy); only with --profile local; nothing is pulled or built',
+      )
       .addHelpText(
         'after',
         [
@@ -100,35 +121,63 @@ export function registerLifecycle(program: Command): void {
           '  datamancy up                       # bootstrap',
           '  datamancy up --profile applications',
           '  datamancy up --profile all --timeout 1800',
+          '  datamancy images build --dir D --profile local && datamancy up --dir D --profile local --local-images',
         ].join('\n'),
       ),
-  ).action(async (flags: StackFlags & { timeout: string; pull: string; build: boolean }) => {
-    const timeoutS = Number(flags.timeout);
-    if (!Number.isFinite(timeoutS) || timeoutS < 1 || timeoutS > 86_400)
-      throw new UsageError(`--timeout: "${flags.timeout}" is not a number of seconds (1–86400)`);
-    if (flags.pull !== 'missing' && flags.pull !== 'never')
-      throw new UsageError(`--pull: "${flags.pull}" is not missing or never`);
-    const profiles = parseProfiles(flags.profile);
-    const { plan, stackDir } = loadPlan(flags);
-    const services = selectServices(plan, profiles);
-    if (services.length === 0)
-      throw new UsageError(`no service in profile(s) ${profiles.join(', ')}`);
-    process.stderr.write(
-      `datamancy up: ${profiles.join(', ')} → ${String(services.length)} services, project ${plan.project}, engine ${engine().endpoint}\n`,
-    );
-    const result = await up(
-      engine(),
-      plan,
-      services,
-      { timeoutMs: timeoutS * 1000, pull: flags.pull, stackDir, build: flags.build },
-      stderrReporter,
-    );
-    const counts = new Map<string, number>();
-    for (const a of Object.values(result.actions)) counts.set(a, (counts.get(a) ?? 0) + 1);
-    process.stdout.write(
-      `up: ${String(services.length)} services healthy in ${(result.elapsedMs / 1000).toFixed(1)} s (${[...counts].map(([a, n]) => `${String(n)} ${a}`).join(', ')})\n`,
-    );
-  });
+  ).action(
+    async (
+      flags: StackFlags & { timeout: string; pull: string; build: boolean; localImages?: boolean },
+    ) => {
+      const timeoutS = Number(flags.timeout);
+      if (!Number.isFinite(timeoutS) || timeoutS < 1 || timeoutS > 86_400)
+        throw new UsageError(`--timeout: "${flags.timeout}" is not a number of seconds (1–86400)`);
+      if (flags.pull !== 'missing' && flags.pull !== 'never')
+        throw new UsageError(`--pull: "${flags.pull}" is not missing or never`);
+      const profiles = parseProfiles(flags.profile);
+      const local = flags.localImages === true;
+      if (local && !(profiles.length === 1 && profiles[0] === 'local'))
+        throw new UsageError(
+          `--local-images: only the local profile runs on images built here (add --profile local; got ${profiles.join(', ')})`,
+        );
+      const stack = openStackDir(flags);
+      const images = local
+        ? standInTags(recipesFor(stack.catalog, profileServices(stack.catalog, 'local')))
+        : undefined;
+      const { plan, stackDir } = loadPlan(flags, profiles, images);
+      const services = selectServices(plan, profiles);
+      if (services.length === 0)
+        throw new UsageError(`no service in profile(s) ${profiles.join(', ')}`);
+      process.stderr.write(
+        `datamancy up: ${profiles.join(', ')} → ${String(services.length)} services, project ${plan.project}, engine ${engine().endpoint}\n`,
+      );
+      const only = profiles[0];
+      if (profiles.length === 1 && only !== undefined && isStandalone(only))
+        for (const note of stack.catalog.standalone?.[only]?.notes ?? [])
+          process.stderr.write(`  note: ${note}\n`);
+      const result = await up(
+        engine(),
+        plan,
+        services,
+        {
+          timeoutMs: timeoutS * 1000,
+          pull: local ? 'never' : flags.pull,
+          stackDir,
+          build: local ? false : flags.build,
+          ...(local
+            ? {
+                missingHint: `build them with: datamancy images build --dir ${flags.dir} --profile local`,
+              }
+            : {}),
+        },
+        stderrReporter,
+      );
+      const counts = new Map<string, number>();
+      for (const a of Object.values(result.actions)) counts.set(a, (counts.get(a) ?? 0) + 1);
+      process.stdout.write(
+        `up: ${String(services.length)} services healthy in ${(result.elapsedMs / 1000).toFixed(1)} s (${[...counts].map(([a, n]) => `${String(n)} ${a}`).join(', ')})\n`,
+      );
+    },
+  );
 
   withStackOptions(
     program

@@ -105,6 +105,8 @@ export interface UpOptions {
   stackDir: string;
   /** Build missing `datamancy/<stage>` images from the Dockerfile beside the stack dir. */
   build: boolean;
+  /** Said after the list of missing images when they are not pulled (how to make them). */
+  missingHint?: string;
 }
 
 export interface BuildRecipe {
@@ -202,7 +204,9 @@ async function ensureImages(
   const toPull = missing.filter((image) => !toBuild.some((b) => b.image === image));
   if (toPull.length === 0) return;
   if (options.pull === 'never')
-    throw new StackError(`images not present (and --pull never): ${toPull.join(', ')}`);
+    throw new StackError(
+      `images not present (and --pull never): ${toPull.join(', ')}${options.missingHint === undefined ? '' : `; ${options.missingHint}`}`,
+    );
   for (const [i, image] of toPull.entries()) {
     report.line(`pulling ${image} (${String(i + 1)}/${String(toPull.length)})`);
     let last = 0;
@@ -393,7 +397,8 @@ export async function down(
       (byPhase.get(phase) ?? []).map(async (c) => {
         const since = Date.now();
         await engine.stop(c.name, { timeoutS: 10 });
-        await engine.removeContainer(c.name, { force: true });
+        // anonymous volumes (an image's VOLUME) go with it; data is in bind mounts
+        await engine.removeContainer(c.name, { force: true, volumes: true });
         report.line(`  ✓ ${c.name.padEnd(22)} removed ${seconds(Date.now() - since)}`);
       }),
     );

@@ -174,6 +174,8 @@ export interface PlanOptions {
   /** Project name; default COMPOSE_PROJECT_NAME, else "datamancy". */
   project?: string;
   origin?: string;
+  /** Images run in place of the compose file's (stand-ins built here), by the file's image. */
+  images?: Readonly<Record<string, string>>;
 }
 
 const KNOWN_KEYS = new Set([
@@ -193,6 +195,7 @@ const KNOWN_KEYS = new Set([
   'depends_on',
   'profiles',
   'working_dir',
+  'init',
 ]);
 
 export function planStack(composeText: string, options: PlanOptions): StackPlan {
@@ -243,6 +246,9 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
       issues.push({ path: `${path}.image`, message: 'every service needs an image' });
       continue;
     }
+    const image = options.images?.[value.image] ?? value.image;
+    if (value.init !== undefined && typeof value.init !== 'boolean')
+      issues.push({ path: `${path}.init`, message: 'expected true or false' });
     const container =
       typeof value.container_name === 'string' ? value.container_name : `${project}-${name}-1`;
     const labels = stringMap(value.labels, `${path}.labels`, issues);
@@ -347,7 +353,7 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
     const env = stringMap(value.environment, `${path}.environment`, issues);
     const restart = typeof value.restart === 'string' ? value.restart : 'no';
     const body: Json = {
-      Image: value.image,
+      Image: image,
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       Labels: {
         ...labels,
@@ -370,6 +376,7 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
             : {}),
         },
         NetworkMode: serviceNetworks[0],
+        ...(value.init === true ? { Init: true } : {}),
         ...(deploy.resources?.limits?.memory === undefined
           ? {}
           : {
@@ -428,7 +435,7 @@ export function planStack(composeText: string, options: PlanOptions): StackPlan 
       phase: Number.isFinite(phase) ? phase : 0,
       profiles: stringList(value.profiles, `${path}.profiles`, issues) ?? [],
       dependsOn,
-      image: value.image,
+      image,
       networks: serviceNetworks,
       addresses,
       aliases,

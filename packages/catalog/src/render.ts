@@ -205,6 +205,7 @@ function composeService(
   };
   if (s.command !== undefined) out.command = s.command;
   if (s.user !== undefined) out.user = s.user;
+  if (s.init) out.init = true;
   const environment = { ...s.environment, ...extraEnvironment(s, catalog) };
   if (Object.keys(environment).length > 0) {
     out.environment = Object.fromEntries(

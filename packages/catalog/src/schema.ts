@@ -129,6 +129,12 @@ export const CatalogServiceSchema = z
       .string()
       .regex(/^\d+(:\d+)?$/)
       .optional(),
+    /**
+     * Run a small init as PID 1 (compose `init: true`: Docker's tini, Podman's catatonit), so a
+     * signal to the service's process does what it does outside a container (a PID 1 ignores
+     * signals it has no handler for) and zombies are reaped.
+     */
+    init: z.boolean().default(false),
     /** Without `user`: why the image's own user is kept (root that drops privileges, …). */
     userReason: z.string().min(10).max(200).optional(),
     memory: z

@@ -353,10 +353,16 @@ export class DockerEngine implements ContainerEngine {
   }
 
   /** Removes a container (force: a running one too); a missing one is not an error. */
-  async removeContainer(idOrName: string, options: { force?: boolean } = {}): Promise<void> {
+  /** Removes a container; `volumes` removes its anonymous volumes too (named ones stay). */
+  async removeContainer(
+    idOrName: string,
+    options: { force?: boolean; volumes?: boolean } = {},
+  ): Promise<void> {
     await this.#call(async () => {
       try {
-        await this.#docker.getContainer(idOrName).remove({ force: options.force ?? false });
+        await this.#docker
+          .getContainer(idOrName)
+          .remove({ force: options.force ?? false, v: options.volumes ?? false });
       } catch (err) {
         if ((err as EngineFailure).statusCode !== 404) throw err;
       }
