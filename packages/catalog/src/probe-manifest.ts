@@ -4,8 +4,8 @@ import type { Catalog, CatalogService } from './schema.ts';
 
 /**
  * The probe manifest (`stack/probe/services.yaml`): every service with the checks a user's
- * view needs — its internal HTTP endpoint (or TCP port), its public URL through Caddy, and its
- * container — and its dependencies, including Authelia for everything behind single sign-on.
+ * view needs — its internal HTTP endpoint (or TCP port) when the probe shares a network with it,
+ * its public URL through Caddy, and its container — and its dependencies, including Authelia for everything behind single sign-on.
  */
 
 const speaksHttp = (s: CatalogService): boolean =>
@@ -27,11 +27,17 @@ function edgeNeeds(catalog: Catalog): Set<string> {
   return seen;
 }
 
-function entry(s: CatalogService, edge: Set<string>): Record<string, unknown> {
+function entry(
+  s: CatalogService,
+  edge: Set<string>,
+  probeNetworks: ReadonlySet<string>,
+): Record<string, unknown> {
   const checks: Record<string, unknown>[] = [];
-  // a socket holder shares a network with its few callers only, never with the probe: its
-  // container (health included) is what the probe sees of it
-  const reachable = s.port !== undefined && !s.dockerSocket;
+  // The probe connects only to what shares a network with it: the stores on `database` and a
+  // socket holder on its own network are seen through their container (health included), so
+  // the probe never needs a seat on their networks.
+  const reachable =
+    s.port !== undefined && !s.dockerSocket && s.networks.some((n) => probeNetworks.has(n));
   if (reachable && !speaksHttp(s))
     checks.push({ kind: 'tcp', name: 'port', host: s.name, port: s.port });
   checks.push({ kind: 'container', name: 'container' });
@@ -53,8 +59,9 @@ function entry(s: CatalogService, edge: Set<string>): Record<string, unknown> {
 
 export function renderProbeManifest(catalog: Catalog): string {
   const edge = edgeNeeds(catalog);
+  const probeNetworks = new Set(catalog.services.find((s) => s.name === 'probe')?.networks ?? []);
   const services = [...catalog.services]
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((s) => entry(s, edge));
+    .map((s) => entry(s, edge, probeNetworks));
   return GENERATED_HEADER + stringify({ version: 1, services }, { lineWidth: 0 });
 }

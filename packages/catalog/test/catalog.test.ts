@@ -304,6 +304,33 @@ describe('stack catalog', () => {
     expect(homepage.environment.HOMEPAGE_VAR_DOMAIN).toBe('${DOMAIN}');
   });
 
+  it('has the probe connect only to services it shares a network with; the rest by their container', () => {
+    const manifest = parseYaml(rendered('probe/services.yaml')) as {
+      services: { name: string; internal?: string[]; checks: { kind: string; host?: string }[] }[];
+    };
+    const probe = catalog.services.find((s) => s.name === 'probe');
+    const shares = (name: string) =>
+      catalog.services
+        .find((s) => s.name === name)
+        ?.networks.some((n) => probe?.networks.includes(n)) ?? false;
+    for (const entry of manifest.services) {
+      const connects =
+        (entry.internal ?? []).length > 0 || entry.checks.some((c) => c.kind === 'tcp');
+      if (connects) expect(shares(entry.name), entry.name).toBe(true);
+      expect(
+        entry.checks.some((c) => c.kind === 'container'),
+        entry.name,
+      ).toBe(true);
+    }
+    // the stores are on database, where the probe has no seat
+    const postgres = manifest.services.find((s) => s.name === 'postgres');
+    expect(postgres?.checks.map((c) => c.kind)).toEqual(['container']);
+    expect(manifest.services.find((s) => s.name === 'ldap')?.checks.map((c) => c.kind)).toEqual([
+      'tcp',
+      'container',
+    ]);
+  });
+
   it("provisions Grafana's datasources and a dashboard of metrics the control plane exports", () => {
     const datasources = parseYaml(rendered('grafana/provisioning/datasources/datamancy.yaml')) as {
       datasources: { uid: string; type: string; secureJsonData?: { password: string } }[];
