@@ -69,7 +69,7 @@ CMD ["serve"]
 FROM runtime AS control-plane-browser
 USER root
 RUN apt-get update \
- && apt-get install -y --no-install-recommends chromium-headless-shell fonts-dejavu-core fonts-liberation \
+ && apt-get install -y --no-install-recommends chromium-headless-shell fonts-dejavu-core fonts-liberation libnss3-tools \
  && rm -rf /var/lib/apt/lists/*
 USER 1000:1000
 ENV CHROMIUM_PATH=/usr/lib/chromium/chromium-headless-shell

@@ -25,6 +25,8 @@ PACKAGES=(
   # browser service: Debian's Chromium (never a downloaded browser) and fonts for screenshots
   chromium
   chromium-headless-shell
+  # certutil: Chromium trusts the edge CA (NODE_EXTRA_CA_CERTS) through an NSS database
+  libnss3-tools
   fonts-dejavu-core
   fonts-liberation
   # the store's PostgreSQL option, tested against a real server (initdb/pg_ctl, no service)

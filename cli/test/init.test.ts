@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -114,6 +114,17 @@ describe('datamancy init', () => {
     expect(derived.map((f) => readFileSync(join(stack, f), 'utf8'))).toEqual(contents);
     for (const value of Object.values(env).filter((v) => v.length >= 32))
       expect(res.stdout).not.toContain(value);
+  });
+
+  it('re-runs with no flags on an internal-CA stack, keeping its TLS mode', async () => {
+    const other = join(work, 'internal');
+    cpSync(join(ROOT, 'stack', 'catalog.yaml'), join(other, 'catalog.yaml'));
+    const first = await runCli(['init', '--dir', other, '--domain', 'lab.internal'], { cwd: work });
+    expect(first.code, first.stderr).toBe(0);
+    const again = await runCli(['init', '--dir', other], { cwd: work });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("TLS by Caddy's internal CA");
+    expect(parseDotEnv(readFileSync(join(other, '.env'), 'utf8')).CADDY_TLS).toBe('local_certs');
   });
 
   it("writes Authelia client digests that passlib's PBKDF2-SHA512 verifies", () => {
@@ -292,21 +303,25 @@ describe('datamancy init', () => {
       expect(res.code).toBe(0);
       const internalEnv = parseDotEnv(readFileSync(join(internal, '.env'), 'utf8'));
       expect(internalEnv.CADDY_TLS).toBe('local_certs');
+      // the edge CA init wrote, where the compose file mounts it into Caddy
+      const config = join(internal, 'Caddyfile.host');
+      writeFileSync(
+        config,
+        readFileSync(join(stack, 'caddy', 'Caddyfile'), 'utf8')
+          .replaceAll('/etc/caddy/edge-ca-key/', `${join(stack, 'secrets', 'edge-ca-key')}/`)
+          .replaceAll('/etc/caddy/edge-ca/', `${join(stack, 'secrets', 'edge-ca')}/`),
+      );
       for (const e of [env, internalEnv]) {
-        const out = spawnSync(
-          'caddy',
-          ['validate', '--config', join(stack, 'caddy', 'Caddyfile'), '--adapter', 'caddyfile'],
-          {
-            env: {
-              PATH: process.env.PATH,
-              HOME: work,
-              XDG_DATA_HOME: work,
-              XDG_CONFIG_HOME: work,
-              ...e,
-            },
-            encoding: 'utf8',
+        const out = spawnSync('caddy', ['validate', '--config', config, '--adapter', 'caddyfile'], {
+          env: {
+            PATH: process.env.PATH,
+            HOME: work,
+            XDG_DATA_HOME: work,
+            XDG_CONFIG_HOME: work,
+            ...e,
           },
-        );
+          encoding: 'utf8',
+        });
         expect(out.stdout + out.stderr, e.CADDY_TLS).toContain('Valid configuration');
       }
     } finally {
@@ -376,6 +391,28 @@ describe('datamancy init', () => {
     expect(readFileSync(join(dir, 'id_ed25519.pub'), 'utf8')).toMatch(
       /^ssh-ed25519 \S+ datamancy-ops\n$/,
     );
+  });
+
+  it('writes the edge CA: a certificate every service may read, its key (600) only for Caddy', () => {
+    const cert = new X509Certificate(readFileSync(join(stack, 'secrets/edge-ca/root.crt')));
+    const keyPath = join(stack, 'secrets/edge-ca-key/root.key');
+    expect(cert.ca).toBe(true);
+    expect(cert.subject).toContain('CN=Datamancy edge CA for example.org');
+    expect(cert.checkPrivateKey(createPrivateKey(readFileSync(keyPath)))).toBe(true);
+    expect(statSync(keyPath).mode & 0o777).toBe(0o600);
+    expect(statSync(join(stack, 'secrets/edge-ca/root.crt')).mode & 0o777).toBe(0o644);
+    expect(readdirSync(join(stack, 'secrets/edge-ca'))).toEqual(['root.crt']);
+    // who mounts what: the key's directory into caddy alone
+    const compose = parseYaml(readFileSync(join(stack, 'docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { volumes?: string[] }>;
+    };
+    const mounting = (dir: string) =>
+      Object.entries(compose.services)
+        .filter(([, s]) => (s.volumes ?? []).some((v) => v.startsWith(`./secrets/${dir}:`)))
+        .map(([name]) => name)
+        .sort();
+    expect(mounting('edge-ca-key')).toEqual(['caddy']);
+    expect(mounting('edge-ca')).toEqual(['browser', 'caddy', 'probe']);
   });
 
   it('refuses bad input with a clear message and exit 2, losing nothing', async () => {

@@ -224,6 +224,14 @@ describe('datamancy up / status / logs / down', () => {
       'never',
     );
     expect(noBuild.code).toBe(0); // present now: nothing to build or pull
+    expect(noBuild.stderr).toMatch(/✓ web\s+healthy\s+running/);
+    // the image rebuilt under the same tag: the same settings, a new image, so recreated
+    writeFileSync(join(repo, 'greeting.txt'), 'rebuilt under the same tag\n');
+    await podman.cli(['build', '--target', 'test-web', '-t', 'datamancy/test-web:1', repo]);
+    const rebuilt = await cli('up', '--profile', 'bootstrap_vector_dbs', '--pull', 'never');
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(rebuilt.stderr).toMatch(/✓ web\s+healthy\s+recreated/);
+    expect((await cli('logs', 'web')).stdout).toContain('rebuilt under the same tag');
   }, 120_000);
 
   it('stops at a service that never gets healthy, with its logs, exit 1', async () => {

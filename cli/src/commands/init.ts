@@ -2,11 +2,14 @@ import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import {
   defaultTlsMode,
+  EDGE_CA_CERT_PATH,
+  EDGE_CA_KEY_PATH,
   derivedFileReaders,
   formatDotEnv,
   generateSecret,
   ldapUserPasswordVar,
   OIDC_ISSUER_KEY_FILE,
+  optionalVariables,
   SETTING_DEFAULTS,
   SETTING_NAMES,
   secretSpecs,
@@ -15,6 +18,7 @@ import {
   type StackSettings,
   type TlsMode,
 } from '@datamancy/catalog';
+import { ensureEdgeCa, wantsEdgeCa } from '../edge-ca.ts';
 import { UsageError } from '../errors.ts';
 import {
   ensureOpsKey,
@@ -70,13 +74,25 @@ function settingsFrom(flags: InitFlags, existing: Record<string, string>): Stack
   if (domain === undefined)
     throw new UsageError('--domain is required the first time (e.g. --domain example.org)');
   if (!DOMAIN_RE.test(domain)) throw new UsageError(`--domain: "${domain}" is not a host name`);
-  const previousTls = existing.CADDY_TLS?.startsWith('email ') ? 'acme' : existing.CADDY_TLS;
+  // .env holds Caddy's own words: `local_certs` (internal) or `email <address>` (acme)
+  const previousTls =
+    existing.CADDY_TLS === undefined
+      ? undefined
+      : existing.CADDY_TLS.startsWith('email ')
+        ? 'acme'
+        : existing.CADDY_TLS === 'local_certs'
+          ? 'internal'
+          : existing.CADDY_TLS;
   const tls = (flags.tls ??
     (flags.domain === undefined ? previousTls : undefined) ??
     defaultTlsMode(domain)) as TlsMode;
   if (tls !== 'internal' && tls !== 'acme')
     throw new UsageError(`--tls: "${String(flags.tls)}" is not internal or acme`);
-  const acmeEmail = flags.acmeEmail ?? existing.CADDY_TLS?.replace(/^email /, '');
+  const acmeEmail =
+    flags.acmeEmail ??
+    (existing.CADDY_TLS?.startsWith('email ') === true
+      ? existing.CADDY_TLS.slice('email '.length)
+      : undefined);
   if (tls === 'acme' && acmeEmail !== undefined && !EMAIL_RE.test(acmeEmail))
     throw new UsageError(`--acme-email: "${acmeEmail}" is not an e-mail address`);
   const allow = flags.allowApi ?? existing.API_LITELLM_ALLOWLIST ?? '127.0.0.1/32';
@@ -137,9 +153,13 @@ function writeEnv(
     created.push(spec.name);
     return { ...spec, value: generateSecret(spec.name) };
   });
-  const known = new Set<string>([...SETTING_NAMES, ...specs.map((s) => s.name)]);
+  const optionalNames = optionalVariables(stack.catalog);
+  const known = new Set<string>([...SETTING_NAMES, ...specs.map((s) => s.name), ...optionalNames]);
   const extra = Object.fromEntries(Object.entries(existing).filter(([k]) => !known.has(k)));
-  writePrivateFile(stack.envPath, formatDotEnv(settings, secrets, extra));
+  const optional = Object.fromEntries(
+    Object.entries(existing).filter(([k]) => optionalNames.has(k) && !(k in settings)),
+  );
+  writePrivateFile(stack.envPath, formatDotEnv(settings, secrets, extra, optional));
   const env = { ...settings, ...Object.fromEntries(secrets.map((s) => [s.name, s.value])) };
   return { env, created, kept, extra: Object.keys(extra) };
 }
@@ -207,6 +227,10 @@ export function registerInit(program: Command): void {
       out.write(`derived files: ${countBy(derived.map((d) => d.action))}\n`);
       if (wantsOpsKey(stack))
         out.write(`ops SSH key ${join(stack.dir, OPS_KEY_PATH)}: ${ensureOpsKey(stack)}\n`);
+      if (wantsEdgeCa(stack))
+        out.write(
+          `edge CA ${join(stack.dir, EDGE_CA_CERT_PATH)}: ${ensureEdgeCa(stack, settings.domain)}\n`,
+        );
       const rendered = writeRendered(stack);
       out.write(
         `rendered: ${rendered.length === 0 ? 'all files current' : `${String(rendered.length)} file(s) written`}\n`,
@@ -246,12 +270,17 @@ export function registerInit(program: Command): void {
         `${'oidc-issuer-key'.padEnd(36)} ${'file'.padEnd(8)} authelia → ${OIDC_ISSUER_KEY_FILE}\n`,
       );
       process.stdout.write(
+        `${'edge-ca'.padEnd(36)} ${'file'.padEnd(8)} caddy → ${EDGE_CA_KEY_PATH} (certificate ${EDGE_CA_CERT_PATH})\n`,
+      );
+      process.stdout.write(
         `${'ops-ssh-key'.padEnd(36)} ${'file'.padEnd(8)} tool-server → ${OPS_KEY_PATH}\n`,
       );
     });
   secrets
     .command('rotate')
-    .description('replace one secret (a .env name, oidc-issuer-key or ops-ssh-key) and re-render')
+    .description(
+      'replace one secret (a .env name, oidc-issuer-key, edge-ca or ops-ssh-key) and re-render',
+    )
     .argument('<name>', 'the secret to replace (see datamancy secrets list)')
     .option('--dir <dir>', 'the stack directory', 'stack')
     .option('--catalog <file>', 'the catalog (default <dir>/catalog.yaml)')
@@ -269,6 +298,12 @@ export function registerInit(program: Command): void {
       if (name === 'ops-ssh-key') {
         out.write(
           `ops SSH key: ${ensureOpsKey(stack, true)} (install the new public key on the ops targets: datamancy ops install)\n`,
+        );
+        return;
+      }
+      if (name === 'edge-ca') {
+        out.write(
+          `edge CA: ${ensureEdgeCa(stack, existing.DOMAIN ?? 'datamancy', true)}; restart caddy and every service that trusts it (datamancy up)\n`,
         );
         return;
       }

@@ -267,7 +267,10 @@ async function startService(
       throw new StackError(
         `a container named ${service.container} exists outside project ${plan.project}; rename or remove it`,
       );
-    if (current.labels[HASH_LABEL] === service.hash) {
+    // the same settings on an image rebuilt under the same tag count as a change, as in compose
+    const image = await engine.imageId(service.image);
+    const sameImage = image === undefined || current.raw.Image === image;
+    if (current.labels[HASH_LABEL] === service.hash && sameImage) {
       if (current.state === 'running') return 'running';
       await engine.start(service.container);
       return 'started';

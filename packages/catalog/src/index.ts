@@ -1,6 +1,8 @@
 export {
   DATA_DIR_VAR,
+  EDGE_CA_CERT_PATH,
   EDGE_CA_DIR,
+  EDGE_CA_KEY_PATH,
   effectiveProfiles,
   GENERATED_HEADER,
   loadCatalog,
@@ -92,6 +94,7 @@ export {
   derivedFileReaders,
   derivedFiles,
   formatDotEnv,
+  optionalVariables,
   generateIssuerKey,
   generatePassword,
   generateSecret,

@@ -236,7 +236,7 @@ function composeService(
   const volumes = s.volumes.map((v) =>
     isNamedVolume(v) ? `${DATA_DIR_VAR}/${v}` : variantSource(v, variant),
   );
-  if (s.trustsEdgeCa) volumes.push(`${DATA_DIR_VAR}/${EDGE_CA_SOURCE}:${EDGE_CA_DIR}:ro`);
+  if (s.trustsEdgeCa) volumes.push(`./${dirOf(EDGE_CA_CERT_PATH)}:${EDGE_CA_DIR}:ro`);
   if (isControlPlaneService(s)) volumes.push(`./${dirOf(TOKENS_FILE_PATH)}:${TOKENS_DIR_MOUNT}:ro`);
   if (s.redactsSecrets)
     volumes.push(`./${dirOf(SECRET_DIGESTS_PATH)}:${SECRET_DIGESTS_DIR_MOUNT}:ro`);
@@ -276,9 +276,16 @@ function composeService(
  * each directory with its service's owner), so backups and disk checks see plain directories.
  */
 export const DATA_DIR_VAR = '${STACK_DATA_DIR}';
-/** Caddy's internal CA, mounted read-only where `trustsEdgeCa` is set. */
-const EDGE_CA_SOURCE = 'caddy-data/caddy/pki/authorities/local';
+/**
+ * The edge's internal CA, made by `datamancy init`: the root certificate (public) is mounted
+ * read-only where `trustsEdgeCa` is set; its key only into Caddy, which signs with it.
+ */
+export const EDGE_CA_CERT_PATH = 'secrets/edge-ca/root.crt';
+export const EDGE_CA_KEY_PATH = 'secrets/edge-ca-key/root.key';
 export const EDGE_CA_DIR = '/etc/datamancy/edge-ca';
+/** Where Caddy reads the pair (its catalog entry mounts both directories there). */
+export const CADDY_EDGE_CA_CERT = '/etc/caddy/edge-ca/root.crt';
+export const CADDY_EDGE_CA_KEY = '/etc/caddy/edge-ca-key/root.key';
 
 const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
 
@@ -300,7 +307,7 @@ function isNamedVolume(spec: string): boolean {
  * Environment the renderer adds: database passwords for PostgreSQL's first start, upstream
  * keys for LiteLLM's models, the edge CA for services that trust it, the edge's address for
  * services that trust its SSO headers, the tokens file for the control plane, the secret
- * digests for services that redact them.
+ * digests for services that redact them, the domain for the control plane.
  */
 function extraEnvironment(s: CatalogService, catalog: Catalog): Record<string, string> {
   const env: Record<string, string> = {};
@@ -318,7 +325,11 @@ function extraEnvironment(s: CatalogService, catalog: Catalog): Record<string, s
   if (s.trustsEdgeCa) env.NODE_EXTRA_CA_CERTS = `${EDGE_CA_DIR}/root.crt`;
   const edge = trustedEdgeAddress(catalog, s);
   if (edge !== undefined) for (const name of s.trustedProxyEnv) env[name] = edge;
-  if (isControlPlaneService(s)) env.DATAMANCY_TOKENS_FILE = TOKENS_FILE_MOUNT;
+  if (isControlPlaneService(s)) {
+    env.DATAMANCY_TOKENS_FILE = TOKENS_FILE_MOUNT;
+    // the stack's names (its manifest's ${DOMAIN}, the hosts its URL guard allows)
+    env.DOMAIN = '${DOMAIN}';
+  }
   if (s.redactsSecrets) env.DATAMANCY_SECRET_DIGESTS_FILE = SECRET_DIGESTS_MOUNT;
   return env;
 }
@@ -459,6 +470,15 @@ export function renderCaddyfile(catalog: Catalog): string {
     '\t# (ACME) for a public one; `datamancy init` chooses',
     '\t{$CADDY_TLS:local_certs}',
     '\tadmin localhost:2019',
+    '\t# the internal CA datamancy init made: its certificate is what the stack trusts',
+    '\tpki {',
+    '\t\tca local {',
+    '\t\t\troot {',
+    `\t\t\t\tcert ${CADDY_EDGE_CA_CERT}`,
+    `\t\t\t\tkey ${CADDY_EDGE_CA_KEY}`,
+    '\t\t\t}',
+    '\t\t}',
+    '\t}',
     '}',
     '',
     ...renderCaddySnippets(),

@@ -360,6 +360,7 @@ export function formatDotEnv(
   settings: Readonly<Record<string, string>>,
   secrets: readonly { name: string; value: string; readBy: string[]; note?: string }[],
   extra: Readonly<Record<string, string>> = {},
+  optional: Readonly<Record<string, string>> = {},
 ): string {
   const quote = (v: string): string => (/^[\w@./:,+-]*$/.test(v) ? v : `'${v}'`);
   const lines = [
@@ -375,6 +376,11 @@ export function formatDotEnv(
       `${s.name}=${quote(s.value)}`,
     ]),
   ];
+  const tunables = Object.entries(optional);
+  if (tunables.length > 0) {
+    lines.push('', '# --- optional settings (the compose file has a default for each)');
+    lines.push(...tunables.map(([k, v]) => `${k}=${quote(v)}`));
+  }
   const extras = Object.entries(extra);
   if (extras.length > 0) {
     lines.push('', '# --- not read by the stack (kept from an earlier .env)');
@@ -384,3 +390,10 @@ export function formatDotEnv(
 }
 
 export { SETTING_NAMES };
+
+/** The variables the rendered compose file reads with a default (`${NAME:-30}`), not settings. */
+export function optionalVariables(catalog: Catalog): Set<string> {
+  const names = new Set(composeVariables(renderCompose(catalog)).withDefault);
+  for (const name of SETTING_NAMES) names.delete(name);
+  return names;
+}

@@ -441,6 +441,16 @@ export class DockerEngine implements ContainerEngine {
     );
   }
 
+  /** The ID (`sha256:…`) of the image a name stands for now; undefined when there is none. */
+  async imageId(image: string): Promise<string | undefined> {
+    try {
+      return ((await this.#docker.getImage(image).inspect()) as { Id: string }).Id;
+    } catch (err) {
+      if ((err as EngineFailure).statusCode === 404) return undefined;
+      throw this.#fail(err);
+    }
+  }
+
   async imageExists(image: string): Promise<boolean> {
     try {
       await this.#docker.getImage(image).inspect();

@@ -1,5 +1,7 @@
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import {
   isEntryModule,
@@ -25,6 +27,7 @@ import {
 import { startGuardProxy, type GuardProxyStats } from './net/guard-proxy.ts';
 import type { PageStats } from './runtime/page-runner.ts';
 import type { SharedBrowser } from './runtime/shared-browser.ts';
+import { prepareTrustHome } from './runtime/trust-store.ts';
 
 export interface StartBrowserServiceOptions {
   common: CommonConfig;
@@ -54,6 +57,27 @@ export async function startBrowserService(
   const guard = createSsrfGuard({ allowHosts: effectiveAllowHosts(options.common, config) });
   const proxy = await startGuardProxy(guard);
   const executablePath = resolveChromium(config.executablePath);
+  // the CA Node is told to trust (the edge's internal CA in the stack), for Chromium too
+  let env: Record<string, string> | undefined;
+  let trustDir: string | undefined;
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+  if (extraCa !== undefined && extraCa !== '') {
+    trustDir = await mkdtemp(join(tmpdir(), 'dm-browser-'));
+    const trust = await prepareTrustHome(trustDir, extraCa);
+    if ('error' in trust)
+      logger.warn(
+        { caFile: extraCa, error: trust.error },
+        'Chromium will not trust the extra CA: pages signed by it fail with ERR_CERT_AUTHORITY_INVALID',
+      );
+    else {
+      env = Object.fromEntries(
+        Object.entries({ ...process.env, HOME: trust.home }).filter(
+          (e): e is [string, string] => e[1] !== undefined,
+        ),
+      );
+      logger.info({ caFile: extraCa }, 'Chromium trusts the extra CA');
+    }
+  }
   const built = createApp({
     config,
     logger,
@@ -69,6 +93,7 @@ export async function startBrowserService(
         executablePath,
         args: chromiumArgs(config.maxConcurrency),
         proxy: { server: proxy.url },
+        ...(env === undefined ? {} : { env }),
         // our shutdown closes the browser; Playwright still kills it if the process dies
         handleSIGINT: false,
         handleSIGTERM: false,
@@ -98,6 +123,7 @@ export async function startBrowserService(
       await server.close();
       await built.browser.close();
       await proxy.close();
+      if (trustDir !== undefined) await rm(trustDir, { recursive: true, force: true });
     },
   };
 }

@@ -21,14 +21,23 @@ export type InspectContainer = (name: string, signal: AbortSignal) => Promise<In
 export class RestartHistory {
   readonly #samples = new Map<string, { at: number; count: number }[]>();
 
-  /** Records the count and returns the restarts seen within the last `windowMs`. */
-  record(container: string, count: number, windowMs: number, now = Date.now()): number {
+  /**
+   * Records the count; returns the restarts seen within the last `windowMs` and those since
+   * the previous sample (news of this round).
+   */
+  record(
+    container: string,
+    count: number,
+    windowMs: number,
+    now = Date.now(),
+  ): { inWindow: number; sinceLast: number } {
     const kept = (this.#samples.get(container) ?? []).filter((s) => now - s.at <= windowMs);
     // A recreated container starts counting at 0 again: forget the older samples.
     const samples = kept.length > 0 && (kept[kept.length - 1]?.count ?? 0) > count ? [] : kept;
+    const previous = samples[samples.length - 1]?.count ?? count;
     samples.push({ at: now, count });
     this.#samples.set(container, samples);
-    return count - (samples[0]?.count ?? count);
+    return { inWindow: count - (samples[0]?.count ?? count), sinceLast: count - previous };
   }
 }
 
@@ -65,7 +74,11 @@ export async function runContainerCheck(
     return { status: 'unknown', latencyMs, message: evidence.reasons[0] ?? '', evidence };
   }
   const latencyMs = Math.round(performance.now() - started);
-  const restarts = history.record(name, info.restartCount ?? 0, check.restartWindowS * 1000);
+  const { inWindow: restarts, sinceLast } = history.record(
+    name,
+    info.restartCount ?? 0,
+    check.restartWindowS * 1000,
+  );
   evidence.container = {
     name: info.name,
     state: info.state,
@@ -74,6 +87,7 @@ export async function runContainerCheck(
     oomKilled: info.oomKilled ?? false,
     restartCount: info.restartCount,
     restartsInWindow: restarts,
+    restartsSinceLast: sinceLast,
     startedAt: info.startedAt ?? null,
     finishedAt: info.finishedAt ?? null,
   };
@@ -86,8 +100,13 @@ export async function runContainerCheck(
   const looping = restarts >= check.maxRestarts;
   if (info.state === 'running') {
     if (info.health === 'unhealthy') fail('running but unhealthy');
-    if (!looping && restarts > 0) {
-      evidence.reasons.push(`restarted ${restarts} time(s) within ${window}`);
+    // The engine's restart policy brought it back (a crash, an OOM kill): degraded in the
+    // round that first sees it, so the loop looks at why; the rounds after pass, the window
+    // still counting towards a restart loop.
+    if (!looping && sinceLast > 0) {
+      evidence.reasons.push(
+        `restarted by the engine since the last round (restart count ${String(info.restartCount ?? 0)}, ${restarts} within ${window}${info.finishedAt === undefined ? '' : `; last exit ${info.finishedAt}`})`,
+      );
       if (info.health !== 'unhealthy') status = 'degraded';
     }
   } else if (info.state === 'restarting') {

@@ -137,11 +137,41 @@ function certificateOf(socket: TLSSocket): Evidence['certificate'] {
     if (Array.isArray(value)) return value.filter((v) => typeof v === 'string').join(', ');
     return typeof value === 'string' ? value : '';
   };
+  const validFrom = new Date(cert.valid_from);
+  const lifetimeMs = validTo.getTime() - validFrom.getTime();
   return {
     subject: name(cert.subject),
     issuer: name(cert.issuer),
     validTo: validTo.toISOString(),
     daysLeft: Math.floor((validTo.getTime() - Date.now()) / 86_400_000),
+    msLeft: validTo.getTime() - Date.now(),
+    ...(Number.isFinite(lifetimeMs) && lifetimeMs > 0 ? { lifetimeMs } : {}),
+  };
+}
+
+/**
+ * What a certificate's remaining life says. A short-lived certificate (an internal CA's lasts
+ * hours) is renewed when a third of its life is left, as Caddy and ACME clients do: the
+ * warning comes at `certMinDays` or at that third, whichever is sooner, so a healthy 12 h
+ * certificate is not called expiring and a 90-day one warns 14 days ahead.
+ */
+export function certificateVerdict(
+  cert: NonNullable<Evidence['certificate']>,
+  certMinDays: number,
+): { status: 'fail' | 'degraded'; reason: string } | undefined {
+  const left = cert.msLeft ?? cert.daysLeft * 86_400_000;
+  const warnAt = Math.min(
+    certMinDays * 86_400_000,
+    cert.lifetimeMs === undefined ? Infinity : cert.lifetimeMs / 3,
+  );
+  if (left < 0) return { status: 'fail', reason: `TLS certificate expired on ${cert.validTo}` };
+  if (left >= warnAt) return undefined;
+  return {
+    status: 'degraded',
+    reason:
+      cert.daysLeft >= 1
+        ? `TLS certificate expires in ${cert.daysLeft} day(s)`
+        : `TLS certificate expires in ${(left / 3_600_000).toFixed(1)} h, past the point it should have been renewed`,
   };
 }
 
@@ -282,9 +312,9 @@ export async function runHttpCheck(
   }
   const cert = evidence.certificate;
   if (cert !== undefined) {
-    if (cert.daysLeft < 0) fail(`TLS certificate expired on ${cert.validTo}`);
-    else if (cert.daysLeft < check.certMinDays)
-      degrade(`TLS certificate expires in ${cert.daysLeft} day(s)`);
+    const verdict = certificateVerdict(cert, check.certMinDays);
+    if (verdict?.status === 'fail') fail(verdict.reason);
+    else if (verdict !== undefined) degrade(verdict.reason);
   }
   if (check.latencyBudgetMs !== undefined && latencyMs > check.latencyBudgetMs) {
     degrade(`took ${Math.round(latencyMs)} ms, budget ${check.latencyBudgetMs} ms`);

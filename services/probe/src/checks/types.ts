@@ -32,7 +32,15 @@ export interface Evidence {
   textExcerpt?: string;
   ocrExcerpt?: string;
   signatures?: SignatureMatch[];
-  certificate?: { subject: string; issuer: string; validTo: string; daysLeft: number };
+  certificate?: {
+    subject: string;
+    issuer: string;
+    validTo: string;
+    daysLeft: number;
+    msLeft?: number;
+    /** validTo − validFrom. */
+    lifetimeMs?: number;
+  };
   /** Screenshot file under the proofs directory (content-addressed name). */
   proof?: string;
   loginWall?: boolean;
@@ -44,6 +52,8 @@ export interface Evidence {
     oomKilled?: boolean | undefined;
     restartCount?: number | undefined;
     restartsInWindow?: number | undefined;
+    /** Restarts since the previous round: the engine's restart policy brought it back. */
+    restartsSinceLast?: number | undefined;
     startedAt?: string | null | undefined;
     finishedAt?: string | null | undefined;
   };

@@ -37,6 +37,8 @@ export interface DiagnosisEvidence {
   /** Each dependency's state, and whether its last round failed (it may not be down yet). */
   dependencies: { name: string; state: ServiceState; failing?: boolean }[];
   restartsInWindow?: number | undefined;
+  /** Restarts since the previous round (the engine's restart policy brought it back). */
+  restartsSinceLast?: number | undefined;
   /** `docker stats` of a running container. */
   stats?: { cpuPercent: number; memoryPercent: number; memoryBytes: number } | undefined;
   /** Mounts of the control plane's host over 95 % full (host_info). */
@@ -183,6 +185,27 @@ export const ANALYZERS: readonly ((ev: DiagnosisEvidence) => Finding | undefined
       confidence: 0.9,
       evidence: [
         `state ${ev.inspect.state}, ${ev.restartsInWindow ?? '?'} restarts in the window`,
+        ...matching(ev.logs, APP_ERROR),
+      ],
+    };
+  },
+  function engineRestarted(ev) {
+    const facts = ev.inspect;
+    if (facts?.state !== 'running' || (ev.restartsSinceLast ?? 0) === 0) return undefined;
+    if ((ev.restartsInWindow ?? 0) >= 3 || oomKilledLastExit(ev)) return undefined;
+    const how =
+      ev.exitKind === 'crash'
+        ? 'crashed'
+        : ev.exitKind === 'operator-stop'
+          ? 'was stopped'
+          : 'exited';
+    return {
+      id: 'engine-restarted',
+      summary: `${facts.name} ${how} and the engine's restart policy started it again (restart count ${facts.restartCount ?? '?'})`,
+      confidence: 0.9,
+      evidence: [
+        ev.exitBasis ?? 'no engine events read about the last exit',
+        `running since ${facts.startedAt ?? '?'}, last exit ${facts.finishedAt ?? '?'}`,
         ...matching(ev.logs, APP_ERROR),
       ],
     };
@@ -457,6 +480,18 @@ export function propose(
       confidence: 0.7,
       reasoning: `the operator's remedy for ${remedy.finding}: ${remedy.argv.join(' ')}`,
       finding: remedy.finding,
+    });
+    return out;
+  }
+  if (ids.has('engine-restarted')) {
+    // nothing to repair: make sure it came back whole, then the probe's own checks verify
+    out.push({
+      action: 'wait_for_health',
+      parameters: { container, timeout_s: 60 },
+      confidence: 0.8,
+      reasoning:
+        "the engine's restart policy already started it again: wait for its healthcheck, then verify with the checks that saw it",
+      finding: 'engine-restarted',
     });
     return out;
   }

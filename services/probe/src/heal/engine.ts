@@ -193,6 +193,9 @@ export class HealEngine {
       restartsInWindow: report.checks.find(
         (c) => c.evidence.container?.restartsInWindow !== undefined,
       )?.evidence.container?.restartsInWindow,
+      restartsSinceLast: report.checks.find(
+        (c) => c.evidence.container?.restartsSinceLast !== undefined,
+      )?.evidence.container?.restartsSinceLast,
       gaps: [],
     };
     const tools = this.o.tools;
@@ -231,7 +234,9 @@ export class HealEngine {
     } catch (err) {
       ev.gaps.push(`host_info: ${errText(err)}`);
     }
-    if (ev.inspect.state !== 'running') {
+    // how it stopped: a stopped container, or a running one the engine's restart policy
+    // brought back since the last round (its last exit is the one to explain)
+    if (ev.inspect.state !== 'running' || (ev.restartsSinceLast ?? 0) > 0) {
       try {
         const events = (await tools('docker_events', { container, since: '30m' })) as {
           classification?: { classification?: DiagnosisEvidence['exitKind']; basis?: string };

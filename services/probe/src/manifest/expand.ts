@@ -80,6 +80,9 @@ export function substituteDomain(value: unknown, domain: string): unknown {
 
 type RawCheck = CheckOutput;
 
+/** The Accept header of a browser's top-level navigation. */
+const NAVIGATION_ACCEPT = 'text/html,application/xhtml+xml,*/*;q=0.8';
+
 function defaultChecks(
   service: { name: string; container?: string | undefined },
   internal: readonly string[],
@@ -87,13 +90,18 @@ function defaultChecks(
   intervalS: number,
 ): RawCheck[] {
   const checks: RawCheck[] = [];
-  const http = (url: string, name: string, expectStatus: StatusRule[]): RawCheck => ({
+  const http = (
+    url: string,
+    name: string,
+    expectStatus: StatusRule[],
+    headers: Record<string, string> = {},
+  ): RawCheck => ({
     kind: 'http',
     name,
     critical: true,
     url,
     method: 'GET',
-    headers: {},
+    headers,
     expectStatus,
     certMinDays: 14,
     followRedirects: false,
@@ -105,8 +113,10 @@ function defaultChecks(
   });
   external.forEach((url, i) => {
     const suffix = i === 0 ? '' : `-${i + 1}`;
-    // Through the proxy an anonymous request is answered or sent to the SSO portal (3xx).
-    checks.push(http(url, `external${suffix}`, ['200-399']));
+    // Through the proxy an anonymous request is answered or sent to the SSO portal (3xx). It
+    // asks as a browser navigating does (HTML first): an app's own login, and Authelia, send
+    // such a request to their login page, where an API client gets 401.
+    checks.push(http(url, `external${suffix}`, ['200-399'], { accept: NAVIGATION_ACCEPT }));
     checks.push({
       kind: 'browser',
       name: `page${suffix}`,
