@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerEngine, resolveEndpoint } from '@datamancy/container-engine';
 import { parseDotEnv } from '@datamancy/stack-discovery';
-import { startPodman, type PodmanFixture } from '@datamancy/testkit';
+import { lockStackSubnets, startPodman, type PodmanFixture } from '@datamancy/testkit';
 import { runCli } from './helpers.ts';
 
 /**
@@ -93,7 +93,11 @@ function engineGet(path: string): Promise<Record<string, unknown>> {
   });
 }
 
+let unlockSubnets: (() => void) | undefined;
+
 beforeAll(async () => {
+  // the rendered networks' fixed subnets: one stack at a time on this machine
+  unlockSubnets = await lockStackSubnets();
   podman = await startPodman();
   const image = await podman.importBusybox();
   engine = new DockerEngine(resolveEndpoint(podman.dockerHost));
@@ -113,10 +117,11 @@ beforeAll(async () => {
   expect(init.stderr).toBe('');
   expect(init.code).toBe(0);
   env = parseDotEnv(readFileSync(join(work, '.env'), 'utf8'));
-}, 120_000);
+}, 25 * 60_000); // may wait for the stack subnets
 
 afterAll(async () => {
   await podman?.close();
+  unlockSubnets?.();
   if (repo !== undefined) rmSync(repo, { recursive: true, force: true });
 });
 

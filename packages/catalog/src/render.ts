@@ -298,6 +298,21 @@ function variantSource(spec: string, variant: StandaloneProfile | undefined): st
     : `./${variantPath(file, variant)}${spec.slice(file.length + 2)}`;
 }
 
+/**
+ * The one exec the control plane's socket proxy lets through: each service's own healthcheck,
+ * exactly as the engine runs it (the argv `wait_for_health` runs where the engine has no
+ * verdict of its own). `$$` stays as written: compose makes it `$`, as it does in the test.
+ */
+export function healthcheckExecAllowlist(catalog: Catalog): Record<string, string[][]> {
+  const out: Record<string, string[][]> = {};
+  for (const s of [...catalog.services].sort((a, b) => a.name.localeCompare(b.name))) {
+    const [kind, ...rest] = s.healthcheck.test;
+    if (kind === 'CMD') out[s.name] = [rest];
+    else if (kind === 'CMD-SHELL') out[s.name] = [['/bin/sh', '-c', rest.join(' ')]];
+  }
+  return out;
+}
+
 /** `name:/path` — a data volume, as opposed to `./file:/path` or `/host:/path`. */
 function isNamedVolume(spec: string): boolean {
   return /^[a-z0-9][\w.-]*:/.test(spec);
@@ -323,6 +338,8 @@ function extraEnvironment(s: CatalogService, catalog: Catalog): Record<string, s
     }
   }
   if (s.trustsEdgeCa) env.NODE_EXTRA_CA_CERTS = `${EDGE_CA_DIR}/root.crt`;
+  if (s.environment.DOCKER_PROXY_POLICY === 'control-plane')
+    env.DOCKER_PROXY_EXEC_ALLOW = JSON.stringify(healthcheckExecAllowlist(catalog));
   const edge = trustedEdgeAddress(catalog, s);
   if (edge !== undefined) for (const name of s.trustedProxyEnv) env[name] = edge;
   if (isControlPlaneService(s)) {

@@ -110,7 +110,38 @@ describe('stack catalog', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dm-caddy-'));
     try {
       const path = join(dir, 'Caddyfile');
-      writeFileSync(path, files.find((f) => f.path === 'caddy/Caddyfile')?.content ?? '');
+      // an edge CA as init makes it, where the compose file mounts it into Caddy
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          join(dir, 'root.key'),
+          '-out',
+          join(dir, 'root.crt'),
+          '-days',
+          '30',
+          '-subj',
+          '/CN=test edge CA',
+          '-addext',
+          'basicConstraints=critical,CA:TRUE',
+          '-addext',
+          'keyUsage=critical,keyCertSign,cRLSign',
+        ],
+        { stdio: 'ignore' },
+      );
+      writeFileSync(
+        path,
+        (files.find((f) => f.path === 'caddy/Caddyfile')?.content ?? '')
+          .replaceAll('/etc/caddy/edge-ca-key/', `${dir}/`)
+          .replaceAll('/etc/caddy/edge-ca/', `${dir}/`),
+      );
       const out = execFileSync('caddy', ['validate', '--config', path, '--adapter', 'caddyfile'], {
         env: {
           ...process.env,
@@ -329,6 +360,32 @@ describe('stack catalog', () => {
       'tcp',
       'container',
     ]);
+  });
+
+  it("lets the control plane's socket proxy exec each service's healthcheck and nothing else", () => {
+    const proxy = compose.services['docker-proxy'] as unknown as {
+      environment: Record<string, string>;
+    };
+    const allow = JSON.parse(proxy.environment.DOCKER_PROXY_EXEC_ALLOW ?? '') as Record<
+      string,
+      string[][]
+    >;
+    expect(Object.keys(allow).sort()).toEqual(
+      catalog.services
+        .filter((s) => s.healthcheck.test[0] !== 'NONE')
+        .map((s) => s.name)
+        .sort(),
+    );
+    for (const s of catalog.services) {
+      const [kind, ...rest] = s.healthcheck.test;
+      const argv = kind === 'CMD' ? rest : ['/bin/sh', '-c', rest.join(' ')];
+      expect(allow[s.name], s.name).toEqual([argv]);
+    }
+    // the admin UIs' proxy has its own (whole-API) policy, no allowlist from here
+    const admin = compose.services['docker-admin-proxy'] as unknown as {
+      environment: Record<string, string>;
+    };
+    expect(admin.environment.DOCKER_PROXY_EXEC_ALLOW).toBeUndefined();
   });
 
   it("provisions Grafana's datasources and a dashboard of metrics the control plane exports", () => {

@@ -51,6 +51,10 @@ export async function waitForHealthy(
   let last: ContainerDetails | undefined;
   let lastOutput: string | undefined;
   let sawUnhealthy = false;
+  // a socket proxy may refuse exec (an argv not on its allowlist): then the engine's own
+  // health is all there is, and the wait goes on with it
+  let runHealthcheck = options.runHealthcheck !== false;
+  let refused: string | undefined;
   const result = (outcome: HealthWaitOutcome, via: HealthWaitResult['via']): HealthWaitResult => ({
     outcome,
     via,
@@ -69,15 +73,27 @@ export async function waitForHealthy(
       if (last.health === 'healthy') return result('healthy', 'engine');
       if (last.health === 'unhealthy') sawUnhealthy = true;
       if (last.healthcheck === undefined) return result('running', 'state');
-      if (options.runHealthcheck !== false && last.health !== 'unhealthy') {
+      if (runHealthcheck && last.health !== 'unhealthy') {
         const remaining = options.timeoutMs - (Date.now() - started);
         // the argv as configured (the details' own copy is redacted)
         const argv = healthcheckArgv(last) ?? last.healthcheck.argv;
-        const check = await engine.exec(idOrName, argv, {
-          timeoutMs: Math.max(100, Math.min(remaining, (last.healthcheck.timeoutS ?? 30) * 1000)),
-          maxOutputBytes: 4096,
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-        });
+        const check = await engine
+          .exec(idOrName, argv, {
+            timeoutMs: Math.max(100, Math.min(remaining, (last.healthcheck.timeoutS ?? 30) * 1000)),
+            maxOutputBytes: 4096,
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+          })
+          .catch((err: unknown) => {
+            const status = (err as { data?: { engineStatus?: number } }).data?.engineStatus;
+            if (status !== 403) throw err;
+            refused = (err as Error).message;
+            return undefined;
+          });
+        if (check === undefined) {
+          runHealthcheck = false;
+          lastOutput = `exec refused (${refused ?? '403'}): waiting on the engine's own health`;
+          continue;
+        }
         // keep the last thing the check said (a run cut short by the deadline says nothing)
         const said = `${check.stdout}${check.stderr}`.slice(0, 500);
         if (said.trim() !== '' || lastOutput === undefined) lastOutput = said;

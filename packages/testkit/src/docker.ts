@@ -1,16 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   busyboxImportArgs,
   busyboxTarball,
@@ -21,6 +12,7 @@ import {
   untilAnswering,
   type EngineFixture,
 } from './engine.ts';
+import { lockFile } from './lock.ts';
 
 export interface DockerFixture extends EngineFixture {
   kind: 'docker';
@@ -51,40 +43,6 @@ export function cachedDataRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.DATAMANCY_TEST_CACHE ?? '/var/cache/datamancy-test', 'docker');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Takes `<dataRoot>.lock` (waiting while a live process holds it); returns its release. */
-async function lockDataRoot(dataRoot: string): Promise<() => void> {
-  mkdirSync(dirname(dataRoot), { recursive: true });
-  const lock = `${dataRoot}.lock`;
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const fd = openSync(lock, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(lock, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number(readFileSync(lock, 'utf8').trim());
-    if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
-      rmSync(lock, { force: true }); // its holder is gone
-      continue;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${lock} is held by process ${String(holder)} for over 20 min`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
 /**
  * Starts Docker Engine (Debian's docker.io) on a private socket, data root and exec root, with
  * its own containerd, so tests neither need nor disturb any engine on the machine.
@@ -99,7 +57,10 @@ export async function startDocker(options: DockerOptions = {}): Promise<DockerFi
     throw new Error('dockerd is not installed (Debian docker.io): run scripts/setup-system.sh');
   const dir = mkdtempSync(join(tmpdir(), 'dm-docker-'));
   const dataRoot = options.dataRoot ?? join(dir, 'data');
-  const unlock = options.dataRoot === undefined ? () => undefined : await lockDataRoot(dataRoot);
+  const unlock =
+    options.dataRoot === undefined
+      ? () => undefined
+      : await lockFile(`${dataRoot}.lock`, `the Docker data root ${dataRoot}`, LOCK_WAIT_MS);
   const socketPath = join(dir, 'docker.sock');
   const logPath = join(dir, 'dockerd.log');
   const logFd = openSync(logPath, 'a');

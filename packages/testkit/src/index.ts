@@ -16,3 +16,4 @@ export { waitFor } from './wait.ts';
 export type { PostgresOptions } from './postgres.ts';
 export { startSlapd } from './slapd.ts';
 export type { SlapdFixture, SlapdOptions } from './slapd.ts';
+export { lockFile, lockStackSubnets } from './lock.ts';
