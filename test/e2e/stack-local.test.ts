@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cachedDataRoot,
   lockStackSubnets,
-  publishPort,
   startDocker,
   waitFor,
   type DockerFixture,
@@ -24,6 +23,11 @@ import {
  *
  * One setting differs from the defaults: PROBE_INTERVAL_S=5 in .env (default 30), so a
  * round sees a fault within seconds; the figures below are measured from the injection.
+ * The daemon runs in a network namespace of its own with its iptables rules on (as in
+ * production; the other daemons of the suite run without, to leave the host's rules alone):
+ * Docker gives containers on an internal network a gateway and keeps them in by iptables, so
+ * without its rules nothing would be isolated. Caddy's 127.0.0.1 port is reached from the
+ * host through a relay socket into that namespace.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -78,12 +82,17 @@ let unlockSubnets: (() => void) | undefined;
 let work: string;
 let httpsPort: number;
 let httpPort: number;
+/** Caddy's 127.0.0.1:httpsPort inside the daemon's namespace, as a socket on the host. */
+let caddySocket: string;
 let adminToken: string;
 let built: CliResult;
 let upResult: CliResult;
 let upSeconds: number;
 let volumesBefore: string[];
 const figures: string[] = [];
+let lastIncident = 0;
+/** When the loop last acted on redis: its backoff (10 s after one action) runs from there. */
+let lastActionAt = 0;
 
 const cli = (args: string[], timeoutMs = 120_000) =>
   runCli([...args, '--dir', work], work, timeoutMs);
@@ -102,8 +111,7 @@ function viaCaddy(
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: '127.0.0.1',
-        port: httpsPort,
+        socketPath: caddySocket,
         servername: `status.${DOMAIN}`,
         path,
         method: options.method ?? 'GET',
@@ -160,11 +168,13 @@ async function incidentAfter(service: string, since: number): Promise<IncidentDe
       const { incidents } = await api<{ incidents: IncidentRow[] }>(
         `/incidents?service=${service}&status=all&limit=5`,
       );
-      return incidents.find((i) => i.openedAt >= since - 1000);
+      // a later incident than any seen before (the previous fault's resolved just now)
+      return incidents.find((i) => i.openedAt >= since - 1000 && i.id > lastIncident);
     },
     90_000,
     250,
   );
+  lastIncident = opened.id;
   try {
     return await waitFor(
       `incident ${String(opened.id)} to resolve`,
@@ -181,6 +191,10 @@ async function incidentAfter(service: string, since: number): Promise<IncidentDe
     throw new Error(`${(err as Error).message}\n  ${story}`, { cause: err });
   }
 }
+
+/** An incident's timeline, one line per event (for a failure's message). */
+const story = (d: IncidentDetail): string =>
+  d.timeline.map((e) => `${e.kind}: ${e.message}`).join('\n');
 
 const seconds = (from: number, to: number | null | undefined): string =>
   to === null || to === undefined ? '?' : ((to - from) / 1000).toFixed(1);
@@ -207,11 +221,21 @@ async function from(network: string, script: string): Promise<string> {
 
 beforeAll(async () => {
   unlockSubnets = await lockStackSubnets();
+  // the images are built by a daemon on the host's network (the builds fetch npm packages)
   docker = await startDocker({ dataRoot: cachedDataRoot() });
   work = mkdtempSync(join(tmpdir(), 'dm-stack-'));
   cpSync(join(ROOT, 'stack', 'catalog.yaml'), join(work, 'catalog.yaml'));
-  httpsPort = await publishPort();
-  httpPort = await publishPort();
+  const buildStarted = Date.now();
+  built = await cli(['images', 'build', '--profile', 'local'], 25 * 60_000);
+  figures.push(`images build: ${seconds(buildStarted, Date.now())} s`);
+  expect(built.code, built.stderr).toBe(0);
+  await docker.close();
+  // the stack runs on one in a network namespace of its own, iptables on: the networks are
+  // kept apart as in production, the host's rules untouched
+  docker = await startDocker({ dataRoot: cachedDataRoot(), ownNetworkNamespace: true });
+  // inside the daemon's own namespace: any port is free there
+  httpsPort = 8443;
+  httpPort = 8080;
   const init = await cli([
     'init',
     '--domain',
@@ -234,14 +258,11 @@ beforeAll(async () => {
   adminToken =
     /^DATAMANCY_API_TOKEN=(\S+)$/m.exec(readFileSync(join(work, '.env'), 'utf8'))?.[1] ?? '';
   volumesBefore = (await docker.cli(['volume', 'ls', '-q'])).split('\n').filter(Boolean);
-  const buildStarted = Date.now();
-  built = await cli(['images', 'build', '--profile', 'local'], 25 * 60_000);
-  figures.push(`images build: ${seconds(buildStarted, Date.now())} s`);
-  expect(built.code, built.stderr).toBe(0);
   const upStarted = Date.now();
   upResult = await cli(['up', '--profile', 'local', '--local-images', '--timeout', '300'], 360_000);
   upSeconds = (Date.now() - upStarted) / 1000;
   figures.push(`up: ${upSeconds.toFixed(1)} s`);
+  caddySocket = await docker.forward(httpsPort);
 }, 35 * 60_000);
 
 afterAll(async () => {
@@ -283,6 +304,9 @@ describe('the local profile on Docker Engine', () => {
           published.push(`${(await inspect(id, '{{.Name}}')).slice(1)} ${b.HostIp}:${port}`);
     }
     expect(published.sort()).toEqual(['caddy 127.0.0.1:443/tcp', 'caddy 127.0.0.1:80/tcp']);
+    expect(await inspect('caddy', '{{json .HostConfig.PortBindings}}')).toContain(
+      `"HostIp":"127.0.0.1","HostPort":"${String(httpsPort)}"`,
+    );
   });
 
   it('has the probe inside the stack watch every service of the profile by its name, each up', async () => {
@@ -317,8 +341,9 @@ describe('the local profile on Docker Engine', () => {
     expect(Number(await inspect('redis', '{{.RestartCount}}'))).toBe(before + 1);
     expect(detail.incident.findings.map((f) => f.id)).toContain('engine-restarted');
     const done = detail.actions.find((a) => a.status === 'done');
-    expect(done?.action).toBe('wait_for_health');
+    expect(done?.action, story(detail)).toBe('wait_for_health');
     expect(detail.incident.resolution).toBe('healed by wait_for_health, verified');
+    lastActionAt = done?.finishedAt ?? Date.now();
     figures.push(
       `crash: detected ${seconds(t0, detail.incident.openedAt)} s, verified ${seconds(t0, detail.incident.resolvedAt)} s`,
     );
@@ -327,6 +352,11 @@ describe('the local profile on Docker Engine', () => {
   it('diagnoses a real OOM kill of Redis from Docker, raises its limit by scale_memory, verifies', async () => {
     const limit = Number(await inspect('redis', '{{.HostConfig.Memory}}'));
     expect(limit).toBe(256 * 2 ** 20);
+    // Past the backoff the crash's action started (10 s): within it the loop defers the fix,
+    // and the engine's restart makes the next round pass, so the incident resolves as
+    // "recovered" with the limit unchanged (a gap of the incident lifecycle, issue 14).
+    const wait = lastActionAt + 11_000 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const t0 = Date.now();
     // a Lua script inside redis-server that keeps allocating: the kernel kills it at 256 MiB
     const lua =
@@ -336,9 +366,12 @@ describe('the local profile on Docker Engine', () => {
       .catch((e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`);
     expect(out).not.toMatch(/^\(integer\)/m);
     const detail = await incidentAfter('redis', t0);
-    expect(detail.incident.findings.map((f) => f.id)).toContain('oom-killed');
+    expect(
+      detail.incident.findings.map((f) => f.id),
+      JSON.stringify({ findings: detail.incident.findings, timeline: detail.timeline }),
+    ).toContain('oom-killed');
     const done = detail.actions.find((a) => a.status === 'done');
-    expect(done?.action).toBe('scale_memory');
+    expect(done?.action, story(detail)).toBe('scale_memory');
     expect(detail.incident.resolution).toBe('healed by scale_memory, verified');
     expect(Number(await inspect('redis', '{{.HostConfig.Memory}}'))).toBe(384 * 2 ** 20);
     figures.push(

@@ -8,7 +8,13 @@ import { z } from 'zod';
  */
 export const ExecAllowlistSchema = z.record(
   z.string().min(1),
-  z.array(z.array(z.string().min(1)).min(1)),
+  z.array(
+    // an argument may be empty (`ldapsearch -b ""`); the program may not
+    z
+      .array(z.string())
+      .min(1)
+      .refine((argv) => argv[0] !== '', 'the program (the first element) must not be empty'),
+  ),
 );
 export type ExecAllowlist = z.infer<typeof ExecAllowlistSchema>;
 

@@ -43,5 +43,16 @@ describe('isExecAllowed (shared by the tool server and the Docker socket proxy)'
   it('rejects an allowlist entry that is not a list of argv', () => {
     expect(ExecAllowlistSchema.safeParse({ web: ['echo'] }).success).toBe(false);
     expect(ExecAllowlistSchema.safeParse({ web: [[]] }).success).toBe(false);
+    expect(ExecAllowlistSchema.safeParse({ web: [['', 'x']] }).success).toBe(false);
+  });
+
+  it('keeps an empty argument, as a healthcheck has one (ldapsearch -b "")', () => {
+    const ldap = ExecAllowlistSchema.parse({
+      ldap: [['ldapsearch', '-x', '-b', '', '-s', 'base']],
+    });
+    expect(isExecAllowed(ldap, ['ldap'], ['ldapsearch', '-x', '-b', '', '-s', 'base'])).toBe(true);
+    expect(isExecAllowed(ldap, ['ldap'], ['ldapsearch', '-x', '-b', 'dc=x', '-s', 'base'])).toBe(
+      false,
+    );
   });
 });

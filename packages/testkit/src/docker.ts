@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   busyboxImportArgs,
   busyboxTarball,
@@ -18,6 +18,11 @@ export interface DockerFixture extends EngineFixture {
   kind: 'docker';
   /** The daemon's log so far (for a test's failure message). */
   log(): string;
+  /**
+   * With `ownNetworkNamespace`: a unix socket on the host that reaches `127.0.0.1:port` inside
+   * the daemon's namespace (where its published ports are), for a host-side client.
+   */
+  forward(port: number): Promise<string>;
 }
 
 const DOCKERD = '/usr/sbin/dockerd';
@@ -31,6 +36,13 @@ export interface DockerOptions {
    * makes a second fixture wait. Default: a fresh directory, removed at close.
    */
   dataRoot?: string;
+  /**
+   * Runs the daemon in a network namespace of its own (`ip netns`) with its iptables rules on,
+   * as Docker runs in production: internal networks and the isolation between networks are
+   * enforced there, without touching the host's iptables (which the other daemons of a test
+   * run share). Published ports are then inside the namespace: reach them with `forward`.
+   */
+  ownNetworkNamespace?: boolean;
 }
 
 const LOCK_WAIT_MS = 20 * 60_000;
@@ -63,28 +75,39 @@ export async function startDocker(options: DockerOptions = {}): Promise<DockerFi
       : await lockFile(`${dataRoot}.lock`, `the Docker data root ${dataRoot}`, LOCK_WAIT_MS);
   const socketPath = join(dir, 'docker.sock');
   const logPath = join(dir, 'dockerd.log');
+  const netns = options.ownNetworkNamespace === true ? `dm-test-${basename(dir)}` : undefined;
+  if (netns !== undefined) {
+    await run('ip', ['netns', 'add', netns]);
+    await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  }
+  const removeNetns = async (): Promise<void> => {
+    if (netns !== undefined) await run('ip', ['netns', 'delete', netns]).catch(() => undefined);
+  };
   const logFd = openSync(logPath, 'a');
-  const daemon: ChildProcess = spawn(
-    DOCKERD,
-    [
-      '--host',
-      `unix://${socketPath}`,
-      '--data-root',
-      dataRoot,
-      '--exec-root',
-      join(dir, 'exec'),
-      '--pidfile',
-      join(dir, 'dockerd.pid'),
-      '--iptables=false',
-      '--ip-masq=false',
-      '--bridge=none',
-      '--exec-opt',
-      'native.cgroupdriver=cgroupfs',
-      '--log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', logFd, logFd] },
-  );
+  const daemonArgs = [
+    '--host',
+    `unix://${socketPath}`,
+    '--data-root',
+    dataRoot,
+    '--exec-root',
+    join(dir, 'exec'),
+    '--pidfile',
+    join(dir, 'dockerd.pid'),
+    ...(netns === undefined ? ['--iptables=false', '--ip-masq=false'] : []),
+    '--bridge=none',
+    '--exec-opt',
+    'native.cgroupdriver=cgroupfs',
+    '--log-level',
+    'warn',
+  ];
+  // nsenter enters the network namespace only and execs dockerd: the child is the daemon
+  // itself (`ip netns exec` would also remount /sys, hiding the cgroup mounts dockerd needs)
+  const daemon: ChildProcess =
+    netns === undefined
+      ? spawn(DOCKERD, daemonArgs, { stdio: ['ignore', logFd, logFd] })
+      : spawn('nsenter', [`--net=/run/netns/${netns}`, DOCKERD, ...daemonArgs], {
+          stdio: ['ignore', logFd, logFd],
+        });
   closeSync(logFd);
   const log = (): string => {
     try {
@@ -104,11 +127,13 @@ export async function startDocker(options: DockerOptions = {}): Promise<DockerFi
     await untilAnswering('dockerd', socketPath, () => daemon.exitCode);
   } catch (err) {
     await stopChild(daemon);
+    await removeNetns();
     const tail = log().split('\n').slice(-15).join('\n');
     removeStateDir(dir);
     unlock();
     throw new Error(`${(err as Error).message}\n${tail}`);
   }
+  const relays: ChildProcess[] = [];
   const removeAllContainers = async (): Promise<void> => {
     const ids = (await cli(['ps', '--all', '--quiet']).catch(() => '')).split('\n').filter(Boolean);
     if (ids.length > 0) await cli(['rm', '--force', '--volumes', ...ids]).catch(() => '');
@@ -124,7 +149,27 @@ export async function startDocker(options: DockerOptions = {}): Promise<DockerFi
       return BUSYBOX_IMAGE;
     },
     removeAllContainers,
+    async forward(port: number) {
+      if (netns === undefined) throw new Error('forward: the daemon is not in its own namespace');
+      const path = join(dir, `port-${String(port)}.sock`);
+      // a small relay inside the namespace: each connection to the socket, to 127.0.0.1:port
+      const script = `const net=require('node:net');net.createServer((c)=>{const s=net.connect(${String(port)},'127.0.0.1');c.pipe(s);s.pipe(c);c.on('error',()=>s.destroy());s.on('error',()=>c.destroy())}).listen(process.argv[1],()=>process.stdout.write('ready\\n'))`;
+      const relay = spawn(
+        'nsenter',
+        [`--net=/run/netns/${netns}`, process.execPath, '-e', script, path],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      relays.push(relay);
+      await new Promise<void>((resolve, reject) => {
+        relay.stdout?.once('data', () => resolve());
+        relay.once('exit', (code) => reject(new Error(`port relay exited (${String(code)})`)));
+      });
+      return path;
+    },
     async close() {
+      for (const r of relays) r.kill('SIGTERM');
       // Containers' shims outlive dockerd: remove them first, then stop the daemon (and the
       // containerd it started).
       // Networks too: their bridges outlive the daemon.
@@ -132,6 +177,7 @@ export async function startDocker(options: DockerOptions = {}): Promise<DockerFi
       await cli(['network', 'prune', '--force']).catch(() => '');
       if (options.dataRoot !== undefined) await cli(['volume', 'prune', '--force']).catch(() => '');
       await stopChild(daemon, 15_000);
+      await removeNetns();
       removeStateDir(dir);
       unlock();
     },
