@@ -1,5 +1,6 @@
 /**
- * The fault-injection campaign: a small stack of real Podman containers (local busybox image,
+ * The fault-injection campaign: a small stack of real containers on Podman or Docker Engine
+ * (local busybox image,
  * ports published on 127.0.0.1), watched and healed by the real control plane — the tool
  * server and the probe, each in its own process, run from their bundles — while faults are
  * injected one at a time. Used by `bench/faults/run.ts` (the full campaign, written to
@@ -12,7 +13,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProbeClient, type IncidentDetail, type IncidentInfo } from '@datamancy/clients';
 import { CAPABILITIES, generateToken } from '@datamancy/core';
-import { publishPort, startPodman, waitFor, type PodmanFixture } from '@datamancy/testkit';
+import {
+  publishPort,
+  startEngine,
+  waitFor,
+  type EngineFixture,
+  type EngineKind,
+} from '@datamancy/testkit';
 import { startServiceProcess, type ServiceChild } from '../shared/process.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,6 +48,7 @@ export const SAFE_FAULTS: readonly FaultKind[] = [
 ];
 
 export interface FaultResult {
+  engine: EngineKind;
   fault: FaultKind;
   run: number;
   target: string;
@@ -60,6 +68,8 @@ export interface FaultResult {
 }
 
 export interface CampaignOptions {
+  /** The engine the stack runs on (default podman). */
+  engine?: EngineKind;
   faults: readonly FaultKind[];
   repeats: number;
   /** Check interval of every service (the goals are stated at 5 s). */
@@ -94,7 +104,9 @@ httpd -p 8080 -h /www
 echo "service: listening on 8080"
 while true; do
   if [ -f /run/crash ]; then echo "FATAL: worker crashed"; exit 1; fi
-  if [ -f /run/oom ]; then echo "fatal: out of memory"; exit 137; fi
+  # a real OOM kill: tail buffers an endless line until the kernel kills it at the memory
+  # limit; the shell (PID 1) then exits with its status, 137
+  if [ -f /run/oom ]; then echo "allocating"; tail /dev/zero; exit $?; fi
   if [ -f /ctl/flap ]; then sleep 3; echo "FATAL: flapping"; exit 1; fi
   sleep 0.2
 done
@@ -117,7 +129,8 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
   const intervalS = options.intervalS ?? 5;
   const root = mkdtempSync(join(tmpdir(), 'dm-faults-'));
   const token = generateToken();
-  let podman: PodmanFixture | undefined;
+  let podman: EngineFixture | undefined;
+  const kind = options.engine ?? 'podman';
   let tools: ServiceChild | undefined;
   let probe: ServiceChild | undefined;
   const results: FaultResult[] = [];
@@ -128,12 +141,19 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
       ['--import', 'tsx', 'scripts/bundle.ts', 'tool-server', 'probe'],
       { cwd: REPO_ROOT, stdio: 'ignore' },
     );
-    podman = await startPodman();
+    podman = await startEngine(kind);
     const image = await podman.importBusybox();
     // One container per kind of safe fault, so the restart budget of one does not bleed into
     // the next; app takes the crash and the SIGKILL.
     const names = ['db', 'app', 'worker', 'cache', 'api', 'vault', 'ops', 'flappy'];
     const stack = new Map<string, StackService>();
+    // the test daemons of Docker run without a default bridge: the stack gets a network of its
+    // own (the fixture removes it); Podman's default network is its own already
+    const network: string[] = [];
+    if (kind === 'docker') {
+      await podman.cli(['network', 'create', 'dm-faults']);
+      network.push('--network', 'dm-faults');
+    }
     for (const name of names) {
       const ctl = join(root, 'ctl', name);
       mkdirSync(ctl, { recursive: true });
@@ -149,6 +169,9 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
         `${ctl}:/ctl`,
         '-p',
         `127.0.0.1:${port}:8080`,
+        // the worker takes the OOM kill: a memory limit for the kernel to enforce
+        ...(name === 'worker' ? ['--memory', '64m', '--memory-swap', '64m'] : []),
+        ...network,
         image,
         'sh',
         '-c',
@@ -324,6 +347,7 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
       const more = extra === undefined ? {} : await extra(t0);
       const healed = detail.incident.resolution?.startsWith('healed') === true;
       return {
+        engine: kind,
         fault,
         run,
         target,
@@ -402,6 +426,7 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
             const detail = await resolved(incident.id);
             const done = detail.actions.find((a) => a.status === 'done');
             result = {
+              engine: kind,
               fault,
               run,
               target: 'vault',
@@ -424,6 +449,7 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
             const detail = await client.incident(incident.id);
             const handsOff = detail.incident.findings.some((f) => f.id === 'operator-stopped');
             result = {
+              engine: kind,
               fault,
               run,
               target: 'ops',
@@ -463,6 +489,7 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
             rmSync(join(svc('flappy').ctl, 'flap'), { force: true });
             await pod.cli(['start', 'flappy']).catch(() => '');
             result = {
+              engine: kind,
               fault,
               run,
               target: 'flappy',
@@ -503,9 +530,11 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
             const starts = (
               await pod.cli([
                 'events',
-                '--stream=false',
                 '--since',
                 new Date(t0).toISOString(),
+                // both CLIs stop at --until instead of streaming
+                '--until',
+                new Date().toISOString(),
                 '--filter',
                 'container=app',
                 '--filter',
@@ -517,6 +546,7 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
               .split('\n')
               .filter((l) => l.trim() !== '').length;
             result = {
+              engine: kind,
               fault,
               run,
               target: 'app',
