@@ -95,7 +95,17 @@ describe('who can reach the engine socket', () => {
   it('gives the tool server the control-plane policy and the admin UIs the full API, each through its proxy', () => {
     const env = (name: string) => compose.services[name]?.environment ?? {};
     expect(env('docker-proxy').DOCKER_PROXY_POLICY).toBe('control-plane');
-    expect(JSON.parse(env('docker-proxy').DOCKER_PROXY_EXEC_ALLOW ?? 'null')).toEqual({});
+    // exec only of each service's own healthcheck, exactly as its compose healthcheck says
+    const allow = JSON.parse(env('docker-proxy').DOCKER_PROXY_EXEC_ALLOW ?? 'null') as Record<
+      string,
+      string[][]
+    >;
+    for (const [name, entries] of Object.entries(allow)) {
+      const test = (compose.services[name] as { healthcheck?: { test: string[] } } | undefined)
+        ?.healthcheck?.test;
+      const [kind, ...rest] = test ?? [];
+      expect(entries, name).toEqual([kind === 'CMD' ? rest : ['/bin/sh', '-c', rest.join(' ')]]);
+    }
     expect(env('docker-admin-proxy').DOCKER_PROXY_POLICY).toBe('full');
     expect(env('tool-server').DOCKER_HOST).toBe('tcp://docker-proxy:2375');
     expect(env('dockge').DOCKER_HOST).toBe('tcp://docker-admin-proxy:2375');
