@@ -220,7 +220,27 @@ describe('restart loop judgement (regressions)', () => {
     const attempt = await judge(history, { name: 'app', state: 'running', restartCount: 1 });
     expect(attempt).toMatchObject({
       status: 'degraded',
-      message: 'restarted 1 time(s) within 30 s',
+      message: 'restarted by the engine since the last round (restart count 1, 1 within 30 s)',
     });
+    expect(attempt.evidence.container?.restartsSinceLast).toBe(1);
+  });
+
+  it('is degraded only in the round that first sees a restart; the next passes', async () => {
+    const history = new RestartHistory();
+    await judge(history, { name: 'app', state: 'running', restartCount: 0 });
+    const news = await judge(history, {
+      name: 'app',
+      state: 'running',
+      restartCount: 1,
+      finishedAt: '2026-12-04T21:00:00Z',
+    });
+    expect(news.status).toBe('degraded');
+    expect(news.message).toContain('last exit 2026-12-04T21:00:00Z');
+    const after = await judge(history, { name: 'app', state: 'running', restartCount: 1 });
+    expect(after.status).toBe('pass');
+    // the window still counts it: a second restart soon after is a loop (maxRestarts 2)
+    const again = await judge(history, { name: 'app', state: 'running', restartCount: 2 });
+    expect(again.status).toBe('fail');
+    expect(again.evidence.reasons).toEqual(['restart loop: 2 restarts within 30 s']);
   });
 });
