@@ -31,6 +31,8 @@ import { prepareTrustHome } from './runtime/trust-store.ts';
 
 export interface StartBrowserServiceOptions {
   common: CommonConfig;
+  /** A CA certificate (PEM file) Chromium trusts too; default NODE_EXTRA_CA_CERTS. */
+  extraCaFile?: string | undefined;
   config: BrowserConfig;
   logger: Logger;
   tokens: TokenRegistry;
@@ -60,7 +62,7 @@ export async function startBrowserService(
   // the CA Node is told to trust (the edge's internal CA in the stack), for Chromium too
   let env: Record<string, string> | undefined;
   let trustDir: string | undefined;
-  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+  const extraCa = options.extraCaFile ?? process.env.NODE_EXTRA_CA_CERTS;
   if (extraCa !== undefined && extraCa !== '') {
     trustDir = await mkdtemp(join(tmpdir(), 'dm-browser-'));
     const trust = await prepareTrustHome(trustDir, extraCa);

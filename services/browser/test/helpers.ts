@@ -21,11 +21,16 @@ export const OUTSIDER = generateToken();
 export type TestConfig = Partial<z.input<typeof BrowserConfigSchema>>;
 
 /** The real service (real Chromium, guard proxy, listener) on 127.0.0.1 and a free port. */
-export async function startTestBrowser(overrides: TestConfig = {}, logger?: Logger) {
+export async function startTestBrowser(
+  overrides: TestConfig = {},
+  logger?: Logger,
+  extraCaFile?: string,
+) {
   const common = CommonConfigSchema.parse({});
   const config = BrowserConfigSchema.parse({ host: '127.0.0.1', port: 0, ...overrides });
   const service = await startBrowserService({
     common,
+    extraCaFile: extraCaFile ?? '',
     config,
     logger: logger ?? createSilentLogger(),
     tokens: new TokenRegistry(ADMIN, [
