@@ -173,7 +173,23 @@ async function incidentAfter(service: string, since: number): Promise<IncidentDe
     },
     90_000,
     250,
-  );
+  ).catch(async (err: unknown) => {
+    // what the probe saw meanwhile, for the failure's message
+    const history = await api<{
+      results: { startedAt: number; check: string; status: string; message: string }[];
+    }>(`/services/${service}/history?limit=30`).catch(() => ({ results: [] }));
+    const rounds = history.results
+      .filter((r) => r.startedAt >= since - 10_000)
+      .map((r) => `${seconds(since, r.startedAt)} s ${r.check} ${r.status}: ${r.message}`);
+    const { incidents } = await api<{ incidents: IncidentRow[] }>(
+      `/incidents?service=${service}&status=all&limit=5`,
+    ).catch(() => ({ incidents: [] }));
+    const logs = await docker.cli(['logs', '--tail', '15', 'probe']).catch(() => '');
+    throw new Error(
+      `${(err as Error).message}\nrestart count ${await inspect(service, '{{.RestartCount}}')}\nrounds:\n${rounds.join('\n')}\nincidents: ${JSON.stringify(incidents.map((i) => [i.id, i.stage, i.openedAt - since]))}\nprobe log:\n${logs}`,
+      { cause: err },
+    );
+  });
   lastIncident = opened.id;
   try {
     return await waitFor(

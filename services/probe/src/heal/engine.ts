@@ -140,19 +140,21 @@ export class HealEngine {
   }
 
   async #handle(report: RoundReport): Promise<void> {
-    // A later round already changed the verdict (e.g. a verification round finished first):
-    // this report is stale, acting on it would repair what is already repaired.
-    if (this.o.orchestrator.view(report.name)?.state !== report.state) return;
     const open = await this.o.store.openIncidentFor(report.name);
     if (open !== undefined && ACTING_STAGES.has(open.stage)) return; // the action's own verification decides
     // The engine restarting a container (its restart policy, after a crash or an OOM kill) is
     // a fact seen once, not a flaky observation to confirm over rounds: it opens an incident
-    // whatever the state, so the loop finds out why and verifies what came back.
+    // whatever the state, and even when a later round has passed meanwhile (the only round
+    // that reports the restart must not be dropped as stale), so the loop finds out why and
+    // verifies what came back.
     const restarted = report.checks.some((c) => (c.evidence.container?.restartsSinceLast ?? 0) > 0);
-    if (restarted && open === undefined && report.state !== 'down' && report.state !== 'degraded') {
+    if (restarted && open === undefined) {
       await this.#openIncident(report);
       return;
     }
+    // A later round already changed the verdict (e.g. a verification round finished first):
+    // this report is stale, acting on it would repair what is already repaired.
+    if (this.o.orchestrator.view(report.name)?.state !== report.state) return;
     if (report.state === 'down' || report.state === 'degraded') {
       if (open === undefined) await this.#openIncident(report);
       else if (open.stage === 'diagnosing')
