@@ -530,11 +530,10 @@ export async function runCampaign(options: CampaignOptions): Promise<FaultResult
             const starts = (
               await pod.cli([
                 'events',
+                // not a stream: Podman's --stream=false, Docker's --until now
+                ...(kind === 'podman' ? ['--stream=false'] : ['--until', new Date().toISOString()]),
                 '--since',
                 new Date(t0).toISOString(),
-                // both CLIs stop at --until instead of streaming
-                '--until',
-                new Date().toISOString(),
                 '--filter',
                 'container=app',
                 '--filter',
